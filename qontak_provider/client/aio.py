@@ -1,0 +1,286 @@
+"""Asynchronous Qontak Chat API client over :class:`httpx.AsyncClient`, for triggers and async code.
+
+It drives the same request flow, policy and pacer as :class:`~qontak_provider.client.sync.QontakClient`;
+only the I/O (httpx, :func:`asyncio.sleep`) differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random as _random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from qontak_provider.client._transport import (
+    DEFAULT_PAGE_SIZE,
+    Attempt,
+    Call,
+    ClientCore,
+    Paginator,
+    QueryValue,
+    RawResponse,
+    Wait,
+    direct_send_body,
+    log_attempt,
+    parse_model,
+    path_segment,
+    pick_template,
+    select_templates,
+    unwrap,
+    utcnow,
+)
+from qontak_provider.client.models import (
+    DEFAULT_BASE_URL,
+    Broadcast,
+    BroadcastLogEntry,
+    ChannelIntegration,
+    DirectSendRequest,
+    Pagination,
+    Template,
+)
+from qontak_provider.client.policy import FailureKind, RetryPolicy, TransportOutcome
+from qontak_provider.client.sync import POOL_MAXSIZE
+
+
+def classify_httpx_error(err: httpx.HTTPError) -> TransportOutcome:
+    """
+    Map an httpx exception to the phase that failed.
+
+    ``ConnectError``, ``ConnectTimeout``, ``PoolTimeout`` and ``ProxyError`` happen before any request byte
+    is written (safe to repeat a send); read/write timeouts and ``ReadError``/``WriteError``/
+    ``RemoteProtocolError`` may have reached Qontak.
+    """
+    detail = f"{type(err).__name__}: {str(err)[:200]}"
+    if isinstance(err, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(err):
+        return TransportOutcome(FailureKind.FATAL, detail)  # retrying a rejected certificate cannot help
+    if isinstance(err, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)):
+        return TransportOutcome(FailureKind.CONNECT, detail)
+    if isinstance(err, (httpx.ReadTimeout, httpx.WriteTimeout, httpx.TimeoutException)):
+        return TransportOutcome(FailureKind.TIMEOUT, detail)
+    if isinstance(err, (httpx.UnsupportedProtocol, httpx.LocalProtocolError, httpx.InvalidURL)):
+        return TransportOutcome(FailureKind.FATAL, detail)
+    if isinstance(err, httpx.TransportError):
+        return TransportOutcome(FailureKind.DISCONNECTED, detail)
+    # DecodingError, TooManyRedirects, StreamError...: an answer started but could not be read.
+    return TransportOutcome(FailureKind.DISCONNECTED, detail)
+
+
+class AsyncQontakClient(ClientCore):
+    """
+    Async client of the Qontak Chat WhatsApp API; same constructor and methods as
+    :class:`~qontak_provider.client.sync.QontakClient`, awaited.
+
+    Use it as ``async with AsyncQontakClient(...) as client:`` or call :meth:`aclose`.
+
+    :param client_id: HMAC client id from the Mekari Developer Center.
+    :param client_secret: HMAC client secret; never logged, never shown in reprs or errors.
+    :param base_url: gateway URL, e.g. ``https://api.mekari.com``; a host without scheme means https.
+    :param timeout: read timeout in seconds of every request.
+    :param connect_timeout: connect timeout in seconds of every request.
+    :param rate_per_minute: client-side pacing of :meth:`send_direct`, evenly spaced; ``0`` or ``None``
+        disables it.
+    :param retry_policy: retry settings; default :class:`~qontak_provider.client.policy.RetryPolicy()`.
+    :param http_client: an :class:`httpx.AsyncClient` to use as is; by default the client makes one and
+        closes it in :meth:`aclose`.
+    :param page_size: ``limit`` asked for on list calls.
+    :param clock: monotonic clock for pacing (tests inject a fake one).
+    :param sleep: how to wait for pacing and backoff, default :func:`asyncio.sleep`.
+    :param random: ``[0, 1)`` source for retry jitter.
+    :param now: wall clock (aware UTC datetime) for the signed ``Date`` header.
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        client_secret: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        rate_per_minute: float | None = 60,
+        retry_policy: RetryPolicy | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        random: Callable[[], float] = _random.random,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        super().__init__(
+            client_id,
+            client_secret,
+            base_url=base_url,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            rate_per_minute=rate_per_minute,
+            retry_policy=retry_policy,
+            page_size=page_size,
+            clock=clock,
+            random=random,
+            now=now,
+        )
+        self._sleep = sleep
+        self._owns_client = http_client is None
+        if http_client is None:
+            http_client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
+                limits=httpx.Limits(max_connections=POOL_MAXSIZE, max_keepalive_connections=POOL_MAXSIZE),
+                # A redirect would replay the signature against another path (and could repeat a send).
+                follow_redirects=False,
+            )
+        self._http = http_client
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+
+    async def aclose(self) -> None:
+        """Close the connection pool (only if the client created it)."""
+        if self._owns_client:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncQontakClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # -------------------------------------------------------------------------------------------- plumbing
+
+    async def _attempt(self, call: Call, step: Attempt) -> RawResponse | TransportOutcome:
+        started = time.perf_counter()
+        try:
+            response = await self._http.request(
+                call.method,
+                # httpx.URL would normalise the query; the raw target keeps the bytes we signed.
+                call.url,
+                content=call.body,
+                headers=step.headers,
+                timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
+                follow_redirects=False,
+            )
+        except httpx.HTTPError as err:
+            outcome = classify_httpx_error(err)
+            log_attempt(call, outcome.kind.value, time.perf_counter() - started, step.number)
+            return outcome
+        raw = RawResponse(
+            status=response.status_code,
+            content=response.content,
+            date=response.headers.get("Date"),
+            retry_after=response.headers.get("Retry-After"),
+        )
+        self._observe(call, raw, time.perf_counter() - started, step.number)
+        return raw
+
+    async def _execute(self, call: Call) -> RawResponse:
+        flow = self._flow(call)
+        step = next(flow)
+        while True:
+            if isinstance(step, Wait):
+                await self._sleep(step.seconds)
+                reply: RawResponse | TransportOutcome | None = None
+            else:
+                reply = await self._attempt(call, step)
+            try:
+                step = flow.send(reply)
+            except StopIteration as done:
+                return done.value
+
+    async def _get(
+        self, endpoint: str, query: Any = None
+    ) -> tuple[Call, RawResponse, Any, Pagination | None]:
+        call = self._call("GET", endpoint, query=query)
+        response = await self._execute(call)
+        data, pagination = unwrap(call, response)
+        return call, response, data, pagination
+
+    async def _get_one(self, endpoint: str, model: Any) -> Any:
+        call, response, data, _ = await self._get(endpoint)
+        return parse_model(call, response.status, model, data)
+
+    async def _iter_pages(
+        self, endpoint: str, query: Any, model: Any
+    ) -> AsyncIterator[tuple[list[Any], Pagination]]:
+        pager = Paginator(query, self.page_size)
+        while (page_query := pager.next_query()) is not None:
+            call, response, data, pagination = await self._get(endpoint, page_query)
+            items = pager.feed(data, pagination)
+            parsed = [parse_model(call, response.status, model, item) for item in items]
+            yield parsed, pagination or Pagination(offset=1, limit=len(parsed), total=len(parsed))
+
+    async def _list(self, endpoint: str, query: Any, model: Any) -> list[Any]:
+        return [item async for page, _ in self._iter_pages(endpoint, query, model) for item in page]
+
+    # --------------------------------------------------------------------------------------------- channels
+
+    async def list_channels(self, target_channel: str | None = None) -> list[ChannelIntegration]:
+        """Return every channel integration (all pages); see ``QontakClient.list_channels``."""
+        return await self._list("integrations", [("target_channel", target_channel)], ChannelIntegration)
+
+    async def get_channel(self, channel_id: str) -> ChannelIntegration:
+        """Return one channel integration by id."""
+        return await self._get_one(f"integrations/{path_segment(channel_id)}", ChannelIntegration)
+
+    # -------------------------------------------------------------------------------------------- templates
+
+    async def list_templates(
+        self,
+        *,
+        status: str | None = None,
+        category: str | list[str] | None = None,
+        name: str | None = None,
+        language: str | None = None,
+        query: str | None = None,
+    ) -> list[Template]:
+        """Return the WhatsApp templates (all pages); see ``QontakClient.list_templates``."""
+        templates = await self._list(
+            "templates/whatsapp", self._templates_query(status, category, query), Template
+        )
+        return select_templates(templates, name, language)
+
+    async def get_template(self, template_id: str) -> Template:
+        """Return one WhatsApp template by id."""
+        return await self._get_one(f"templates/{path_segment(template_id)}/whatsapp", Template)
+
+    async def find_template(self, name: str, language: str | None = None) -> Template:
+        """Return the template called ``name`` (in ``language``); see ``QontakClient.find_template``."""
+        return pick_template(await self.list_templates(), name, language)
+
+    # ------------------------------------------------------------------------------------------- broadcasts
+
+    async def send_direct(self, payload: Mapping[str, Any] | DirectSendRequest) -> Broadcast:
+        """
+        Send one WhatsApp template message and return the broadcast; see ``QontakClient.send_direct``.
+
+        :raises QontakPayloadError: the payload is not a valid direct-send body (nothing was sent).
+        :raises QontakSendInDoubtError: the message may or may not have been sent; do not blindly resend.
+        """
+        call = self._call("POST", "broadcasts/whatsapp/direct", body=direct_send_body(payload), kind="send")
+        response = await self._execute(call)
+        data, _ = unwrap(call, response)
+        return parse_model(call, response.status, Broadcast, data)
+
+    async def get_broadcast(self, broadcast_id: str) -> Broadcast:
+        """Return one broadcast (with its ``message_status_count``)."""
+        return await self._get_one(f"broadcasts/{path_segment(broadcast_id)}/whatsapp", Broadcast)
+
+    async def get_broadcast_log(self, broadcast_id: str) -> list[BroadcastLogEntry]:
+        """Return the per-recipient log of a broadcast (all pages)."""
+        return await self._list(
+            f"broadcasts/{path_segment(broadcast_id)}/whatsapp/log", None, BroadcastLogEntry
+        )
+
+    def iter_broadcast_pages(
+        self, **filters: QueryValue
+    ) -> AsyncIterator[tuple[list[Broadcast], Pagination]]:
+        """Yield the broadcasts page by page (``async for``); see ``QontakClient.iter_broadcast_pages``."""
+        return self._iter_pages("broadcasts/whatsapp", self._filters_query(filters), Broadcast)
+
+    async def list_broadcasts(self, **filters: QueryValue) -> list[Broadcast]:
+        """Return all broadcasts matching ``filters`` (all pages)."""
+        return [b async for page, _ in self.iter_broadcast_pages(**filters) for b in page]

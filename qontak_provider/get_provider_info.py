@@ -1,0 +1,108 @@
+"""Provider metadata that Airflow reads through the ``apache_airflow_provider`` entry point.
+
+Airflow 3.3 renders the connection form only from this dictionary (``hook-name``, ``conn-fields`` and
+``ui-field-behaviour``); it no longer imports hooks for that. Keep this module free of imports so that
+provider discovery stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Default of the ``rate_per_minute`` extra: the direct-send limit documented by Mekari's gateway spec.
+DEFAULT_RATE_PER_MINUTE = 60
+DEFAULT_TIMEOUT_SECONDS = 30
+DEFAULT_BASE_URL = "https://api.mekari.com"
+DEFAULT_REGION = "ID"
+
+INTEGRATION = "Mekari Qontak"
+
+
+def _modules(*names: str) -> list[dict[str, Any]]:
+    return [{"integration-name": INTEGRATION, "python-modules": list(names)}]
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return the provider description Airflow validates against ``provider_info.schema.json``."""
+    return {
+        "package-name": "airflow-provider-qontak",
+        "name": "Mekari Qontak",
+        "description": "`Mekari Qontak <https://qontak.com/>`__ WhatsApp Outbound Message Direct API.",
+        "integrations": [
+            {
+                "integration-name": INTEGRATION,
+                "external-doc-url": "https://developers.mekari.com/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": _modules("qontak_provider.hooks.qontak"),
+        "operators": _modules("qontak_provider.operators.qontak", "qontak_provider.operators.bulk"),
+        "sensors": _modules("qontak_provider.sensors.qontak"),
+        "triggers": _modules("qontak_provider.triggers.qontak"),
+        "notifications": ["qontak_provider.notifications.qontak.QontakNotifier"],
+        "connection-types": [
+            {
+                "connection-type": "qontak",
+                "hook-class-name": "qontak_provider.hooks.qontak.QontakHook",
+                "hook-name": "Qontak",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port", "extra"],
+                    "relabeling": {
+                        "host": "Base URL",
+                        "login": "Client ID",
+                        "password": "Client Secret",
+                    },
+                    "placeholders": {
+                        "host": f"{DEFAULT_BASE_URL} (used when empty)",
+                        "login": "HMAC client id from the Mekari Developer Center",
+                        "password": "HMAC client secret",
+                    },
+                },
+                "conn-fields": {
+                    "channel_integration_id": {
+                        "label": "Default channel integration ID",
+                        "description": (
+                            "WhatsApp channel integration used when an operator does not name one "
+                            "(GET /qontak/chat/v1/integrations?target_channel=wa_cloud lists them)."
+                        ),
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "timeout": {
+                        "label": "Request timeout (seconds)",
+                        "description": "Read timeout of every request; connecting is limited to 10 seconds.",
+                        "schema": {
+                            "type": ["number", "null"],
+                            "default": DEFAULT_TIMEOUT_SECONDS,
+                            "minimum": 1,
+                            "maximum": 600,
+                        },
+                    },
+                    "rate_per_minute": {
+                        "label": "Direct-send rate per minute",
+                        "description": (
+                            "Client-side pacing of direct sends. Mekari documents 60 requests per minute; "
+                            "raise it only if Qontak granted you more."
+                        ),
+                        "schema": {
+                            "type": ["integer", "null"],
+                            "default": DEFAULT_RATE_PER_MINUTE,
+                            "minimum": 1,
+                            "maximum": 6000,
+                        },
+                    },
+                    "default_region": {
+                        "label": "Default phone region",
+                        "description": (
+                            "ISO country code used to read phone numbers written without a country code, "
+                            "e.g. 0812-3456-7890 in ID becomes 6281234567890."
+                        ),
+                        "schema": {
+                            "type": ["string", "null"],
+                            "default": DEFAULT_REGION,
+                            "pattern": "^[A-Z]{2}$",
+                        },
+                    },
+                },
+            }
+        ],
+    }

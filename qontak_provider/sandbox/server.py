@@ -1,0 +1,274 @@
+"""Serving the sandbox: a uvicorn server in a background thread, and the :class:`Sandbox` handle tests use."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from qontak_provider.client.models import API_PREFIX
+from qontak_provider.sandbox.app import ABORT_EXTENSION, SandboxASGI, create_app
+from qontak_provider.sandbox.fixtures import load_fixtures
+from qontak_provider.sandbox.runtime import SandboxRuntime
+from qontak_provider.sandbox.settings import DEFAULT_HOST, SandboxSettings
+from qontak_provider.sandbox.state import SandboxState
+
+#: The channel integration of the seed payloads; connection helpers put it in the connection's extras.
+DEFAULT_CHANNEL_INTEGRATION_ID = "56b60c3c-0123-46af-958b-32f3ad12ee37"
+DEFAULT_CONN_ID = "qontak_default"
+
+
+class AbortableH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol plus an ASGI extension that aborts the connection without a response.
+
+    Returning from an ASGI app without a response makes uvicorn send a 500; a real dropped connection
+    needs the transport, which plain ASGI does not expose.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        inner = self.app
+
+        async def app_with_abort(scope: Any, receive: Any, send: Any) -> None:
+            scope.setdefault("extensions", {})[ABORT_EXTENSION] = self._abort
+            await inner(scope, receive, send)
+
+        self.app = app_with_abort
+
+    def _abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+
+def bind_socket(host: str = DEFAULT_HOST, port: int = 0) -> socket.socket:
+    """Bind a listening TCP socket (port 0: a free port) before the server starts, so the port is known."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        # Listening at once: clients that connect before uvicorn's loop runs wait in the backlog.
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def uvicorn_config(app: SandboxASGI, *, log_level: str = "warning", access_log: bool = False) -> Any:
+    """The uvicorn configuration shared by :func:`run_sandbox` and the CLI."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        http=AbortableH11Protocol,
+        lifespan="off",
+        log_level=log_level,
+        access_log=access_log,
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=2,
+    )
+
+
+def connection_dict(
+    url: str,
+    client_id: str,
+    client_secret: str,
+    *,
+    channel_integration_id: str | None = DEFAULT_CHANNEL_INTEGRATION_ID,
+    **extra: Any,
+) -> dict[str, Any]:
+    """An Airflow connection (JSON form) pointing at a sandbox."""
+    extras: dict[str, Any] = {}
+    if channel_integration_id:
+        extras["channel_integration_id"] = channel_integration_id
+    extras.update(extra)
+    return {
+        "conn_type": "qontak",
+        "host": url,
+        "login": client_id,
+        "password": client_secret,
+        "extra": extras,
+    }
+
+
+@dataclass
+class Sandbox:
+    """
+    A running sandbox, as yielded by :func:`run_sandbox` and the ``qontak_sandbox`` pytest fixture.
+
+    The helpers act in-process (no HTTP round trip); the same data is served over HTTP under ``/_sandbox``.
+
+    :param url: base URL, e.g. ``http://127.0.0.1:54321`` (what goes into the connection's host).
+    :param runtime: the served settings and state.
+    """
+
+    url: str
+    runtime: SandboxRuntime
+
+    @property
+    def host(self) -> str:
+        return self.url.split("://", 1)[1].rsplit(":", 1)[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    @property
+    def api_url(self) -> str:
+        """Base URL plus the API prefix, e.g. ``http://127.0.0.1:54321/qontak/chat/v1``."""
+        return self.url + API_PREFIX
+
+    @property
+    def settings(self) -> SandboxSettings:
+        return self.runtime.settings
+
+    @property
+    def state(self) -> SandboxState:
+        return self.runtime.state
+
+    @property
+    def client_id(self) -> str:
+        return self.settings.client_id
+
+    @property
+    def client_secret(self) -> str:
+        return self.settings.client_secret
+
+    @property
+    def channel_integration_id(self) -> str:
+        return DEFAULT_CHANNEL_INTEGRATION_ID
+
+    def __repr__(self) -> str:  # no secret in reprs
+        return f"Sandbox(url={self.url!r}, client_id={self.client_id!r})"
+
+    # -------------------------------------------------------------------------------------- connections
+
+    def conn_dict(self, extra: dict[str, Any] | None = None, **more_extra: Any) -> dict[str, Any]:
+        """The Airflow connection as a dict.
+
+        :param extra: connection extras to add, e.g. ``{"timeout": 5}`` (keyword arguments work too);
+            ``channel_integration_id=None`` leaves the default channel out.
+        """
+        return connection_dict(
+            self.url, self.client_id, self.client_secret, **{**(extra or {}), **more_extra}
+        )
+
+    def conn_json(self, extra: dict[str, Any] | None = None, **more_extra: Any) -> str:
+        """The JSON value for ``AIRFLOW_CONN_<ID>``."""
+        return json.dumps(self.conn_dict(extra, **more_extra))
+
+    def conn_uri(self, extra: dict[str, Any] | None = None, **more_extra: Any) -> str:
+        """The URI form, ``qontak://http://<id>:<secret>@127.0.0.1:<port>/?channel_integration_id=...``.
+
+        Airflow parses it into host ``http://127.0.0.1`` and a separate port.
+        """
+        extras = self.conn_dict(extra, **more_extra)["extra"]
+        query = (
+            ("?" + urlencode({k: v if isinstance(v, str) else json.dumps(v) for k, v in extras.items()}))
+            if extras
+            else ""
+        )
+        scheme, rest = self.url.split("://", 1)
+        login = quote(self.client_id, safe="")
+        password = quote(self.client_secret, safe="")
+        return f"qontak://{scheme}://{login}:{password}@{rest}/{query}"
+
+    def airflow_env(
+        self, conn_id: str = DEFAULT_CONN_ID, extra: dict[str, Any] | None = None, **more_extra: Any
+    ) -> dict[str, str]:
+        """``{"AIRFLOW_CONN_QONTAK_DEFAULT": <json>}`` for ``os.environ.update`` or ``monkeypatch``."""
+        return {f"AIRFLOW_CONN_{conn_id.upper()}": self.conn_json(extra, **more_extra)}
+
+    # ------------------------------------------------------------------------------------------ helpers
+
+    def sends(self) -> list[dict[str, Any]]:
+        """Every accepted direct send, oldest first: broadcast id, number, template, body, outcome."""
+        with self.state.lock:
+            return [dict(send) for send in self.state.sends]
+
+    def counts(self) -> dict[str, int]:
+        """Accepted direct sends per recipient number."""
+        return self.state.send_counts()
+
+    def stats(self) -> dict[str, Any]:
+        """API requests seen (accepted or not) per endpoint and per status."""
+        with self.state.lock:
+            return self.state.stats.as_dict()
+
+    def reset(self, *, settings: bool = False, fixtures: bool = False) -> None:
+        """Forget broadcasts, sends and counters; ``settings=True`` / ``fixtures=True`` also restore the
+        start-up settings / channels and templates."""
+        self.runtime.reset(settings=settings, fixtures=fixtures)
+
+    def update_settings(self, **changes: Any) -> SandboxSettings:
+        """Change settings at run time, e.g. ``update_settings(rate_limit=2, fail_after=1.0)``."""
+        return self.runtime.update_settings(**changes)
+
+    def advance(self, seconds: float) -> None:
+        """Move the sandbox clock forward: lifecycles progress and the rate window slides without sleeping."""
+        self.state.advance(seconds)
+
+    def load_fixtures(self, document: dict[str, Any]) -> None:
+        """Extend or replace channels/templates with a fixture document (same format as fixture files)."""
+        self.runtime.load_fixture_document(document)
+
+
+@contextmanager
+def run_sandbox(
+    settings: SandboxSettings | None = None,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = 0,
+    fixtures: str | Path | None = None,
+    log_level: str = "warning",
+    startup_timeout: float = 10.0,
+    **overrides: Any,
+) -> Iterator[Sandbox]:
+    """
+    Serve a sandbox in a background thread for the duration of a ``with`` block.
+
+    :param settings: initial settings; keyword ``overrides`` (any :class:`SandboxSettings` field, or
+        ``clock="demo"``) are applied on top.
+    :param host: interface to listen on.
+    :param port: TCP port; 0 picks a free one.
+    :param fixtures: a JSON/YAML fixture file extending or replacing the seed.
+    :param log_level: uvicorn's log level.
+    :param startup_timeout: seconds to wait for the server to accept connections.
+    """
+    import uvicorn
+
+    base = settings or SandboxSettings()
+    final_settings = base.updated(**overrides) if overrides else base
+    runtime = SandboxRuntime(final_settings, load_fixtures(final_settings.organization_id, fixtures))
+    app = create_app(runtime=runtime)
+    sock = bind_socket(host, port)
+    server = uvicorn.Server(uvicorn_config(app, log_level=log_level))
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="qontak-sandbox", daemon=True
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the Qontak sandbox did not start (see the uvicorn log above)")
+            time.sleep(0.01)
+        bound_host, bound_port = sock.getsockname()[:2]
+        shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
+        yield Sandbox(url=f"http://{shown_host}:{bound_port}", runtime=runtime)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -1,0 +1,132 @@
+"""Run-time settings of the sandbox.
+
+One pydantic model serves the three front doors: the ``qontak-sandbox`` CLI flags, the keyword arguments of
+:func:`~qontak_provider.sandbox.server.run_sandbox`, and ``PATCH /_sandbox/settings``. Every field can be
+changed while the server runs; a change applies to the next request (lifecycle timing is fixed per broadcast
+when it is created, so a running broadcast keeps the clock it started with).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DEFAULT_CLIENT_ID = "sandbox-client-id"
+DEFAULT_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 - a published test credential, not a secret
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8789
+#: Organization every seeded object belongs to; also quoted in 429 bodies.
+DEFAULT_ORGANIZATION_ID = "5a9f3c1e-7b2d-4e8a-9c41-0d6b2f8e7a13"
+
+#: Named lifecycle clocks: seconds per status step (pending -> sent -> delivered -> read).
+CLOCK_PRESETS: dict[str, float] = {
+    "instant": 0.0,
+    "fast": 0.2,
+    "demo": 3.0,
+    "slow": 30.0,
+}
+
+
+class SandboxSettings(BaseModel):
+    """
+    Everything that can be tuned in a running sandbox.
+
+    :param credentials: accepted HMAC credentials, client id to client secret.
+    :param step_seconds: seconds each delivery step takes (pending -> sent -> delivered -> read).
+        ``clock="demo"`` (or another key of :data:`CLOCK_PRESETS`) may be given instead.
+    :param late_log_seconds: how long the log of the late-log magic recipient stays empty (``data: []``).
+    :param rate_limit: direct sends allowed per window; ``0`` or ``None`` disables the limit.
+    :param rate_limit_window_seconds: length of the sliding rate-limit window.
+    :param fail_before: probability (0-1) that a direct send answers ``fault_status`` before anything is
+        recorded.
+    :param fail_after: probability that a direct send answers ``fault_status`` *after* the broadcast was
+        recorded (the in-doubt case: the message goes out although the client saw an error).
+    :param drop: probability that a direct send's connection is closed without any response
+        (nothing is recorded).
+    :param fault_status: HTTP status of injected faults (500, 502, 503 or 504).
+    :param latency_ms: delay added before every ``/qontak`` response.
+    :param seed: seed of the random generators behind faults and generated ids; runs with the same seed
+        and the same requests repeat exactly.
+    :param max_clock_skew_seconds: largest accepted distance between the ``Date`` header and the clock.
+    :param organization_id: organization of the emulated account.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    credentials: dict[str, str] = Field(default_factory=lambda: {DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET})
+    step_seconds: float = Field(default=CLOCK_PRESETS["fast"], ge=0)
+    late_log_seconds: float = Field(default=1.0, ge=0)
+    rate_limit: int | None = Field(default=60, ge=0)
+    rate_limit_window_seconds: float = Field(default=60.0, gt=0)
+    fail_before: float = Field(default=0.0, ge=0, le=1)
+    fail_after: float = Field(default=0.0, ge=0, le=1)
+    drop: float = Field(default=0.0, ge=0, le=1)
+    fault_status: int = 500
+    latency_ms: int = Field(default=0, ge=0)
+    seed: int = 0
+    max_clock_skew_seconds: int = Field(default=300, gt=0)
+    organization_id: str = DEFAULT_ORGANIZATION_ID
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clock_preset(cls, data: Any) -> Any:
+        """Turn ``clock="demo"`` into the matching ``step_seconds``."""
+        if isinstance(data, dict) and "clock" in data:
+            data = dict(data)
+            preset = data.pop("clock")
+            if preset not in CLOCK_PRESETS:
+                raise ValueError(f"clock must be one of {', '.join(CLOCK_PRESETS)}; got {preset!r}")
+            data.setdefault("step_seconds", CLOCK_PRESETS[preset])
+        return data
+
+    @field_validator("credentials")
+    @classmethod
+    def _non_empty_credentials(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("at least one client_id -> client_secret pair is needed")
+        if any(not key or not secret for key, secret in value.items()):
+            raise ValueError("client ids and secrets must be non-empty strings")
+        return value
+
+    @field_validator("fault_status")
+    @classmethod
+    def _server_error_status(cls, value: int) -> int:
+        if not 500 <= value <= 599:
+            raise ValueError(f"fault_status must be a 5xx status, got {value}")
+        return value
+
+    @property
+    def rate_limited(self) -> bool:
+        """Whether direct sends are rate limited at all."""
+        return bool(self.rate_limit)
+
+    @property
+    def client_id(self) -> str:
+        """The first configured client id (the one connection helpers print)."""
+        return next(iter(self.credentials))
+
+    @property
+    def client_secret(self) -> str:
+        """The secret of :attr:`client_id`."""
+        return self.credentials[self.client_id]
+
+    def public_dict(self) -> dict[str, Any]:
+        """The settings as JSON, with secrets masked (what ``GET /_sandbox/settings`` shows)."""
+        data = self.model_dump(mode="json")
+        data["credentials"] = {client_id: "********" for client_id in self.credentials}
+        return data
+
+    def updated(self, **changes: Any) -> SandboxSettings:
+        """Return a validated copy with ``changes`` applied (``clock`` presets included)."""
+        merged = self.model_dump()
+        if "clock" in changes and "step_seconds" not in changes:
+            merged.pop("step_seconds")
+        merged.update(changes)
+        return SandboxSettings.model_validate(merged)
+
+    def __repr__(self) -> str:  # keep secrets out of reprs and logs
+        shown = self.public_dict()
+        return "SandboxSettings(" + ", ".join(f"{key}={value!r}" for key, value in shown.items()) + ")"
+
+    __str__ = __repr__

@@ -1,0 +1,151 @@
+"""JSON shapes of the API: envelopes, pagination and the broadcast object."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.responses import Response
+
+from qontak_provider.sandbox.lifecycle import status_counts
+from qontak_provider.sandbox.state import BroadcastRecord, iso_timestamp
+
+#: Content type of Qontak's (Rails) answers.
+API_CONTENT_TYPE = "application/json; charset=UTF-8"
+#: Content type of the gateway's own answers (401).
+GATEWAY_CONTENT_TYPE = "application/json; charset=utf-8"
+#: Largest page the sandbox serves; a larger ``limit`` is lowered and ``meta.pagination.limit`` says so.
+MAX_PAGE_LIMIT = 100
+SENDER_NAME = "Sandbox Supervisor"
+SENDER_EMAIL = "supervisor@sandbox.example.com"
+
+
+def json_response(
+    body: Any,
+    status: int = 200,
+    *,
+    content_type: str = API_CONTENT_TYPE,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A compact JSON response with an explicit content type (Starlette's default has no charset)."""
+    payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    merged = {"content-type": content_type, **(headers or {})}
+    return Response(payload, status_code=status, headers=merged)
+
+
+def success(data: Any, *, status: int = 200, meta: dict[str, Any] | None = None) -> Response:
+    body: dict[str, Any] = {"status": "success", "data": data}
+    if meta is not None:
+        body["meta"] = meta
+    return json_response(body, status)
+
+
+def error(status: int, messages: Sequence[str]) -> Response:
+    return json_response({"status": "error", "error": {"code": status, "messages": list(messages)}}, status)
+
+
+def not_found() -> Response:
+    return error(404, ["Resource not found."])
+
+
+def unauthorized(reason: str | None = None) -> Response:
+    """The gateway's 401: always the same 26-byte body; the reason only in a sandbox debug header."""
+    headers = {"server": "Mekari"}
+    if reason:
+        headers["x-sandbox-auth-error"] = reason
+    return json_response({"message": "Unauthorized"}, 401, content_type=GATEWAY_CONTENT_TYPE, headers=headers)
+
+
+def encode_cursor(page: int) -> str:
+    return base64.urlsafe_b64encode(f"page:{page}".encode()).decode("ascii")
+
+
+def decode_cursor(cursor: str) -> int | None:
+    """Return the page a cursor points to, or ``None`` if it is not one of ours."""
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode("ascii") + b"==").decode("ascii")
+    except (ValueError, UnicodeError):
+        return None
+    prefix, _, page = text.partition(":")
+    return int(page) if prefix == "page" and page.isdigit() and int(page) >= 1 else None
+
+
+def paginate(items: Sequence[Any], page: int, limit: int) -> tuple[list[Any], dict[str, Any]]:
+    """Slice one page (``page`` is 1-based) and build ``meta`` for it."""
+    limit = min(limit, MAX_PAGE_LIMIT)
+    start = (page - 1) * limit
+    chunk = list(items[start : start + limit])
+    has_next = start + limit < len(items)
+    meta = {
+        "pagination": {
+            "cursor": {
+                "next": encode_cursor(page + 1) if has_next else None,
+                "prev": encode_cursor(page - 1) if page > 1 else None,
+            },
+            "offset": page,
+            "limit": limit,
+            "total": len(items),
+        }
+    }
+    return chunk, meta
+
+
+def _parameters_summary(payload: dict[str, Any]) -> dict[str, Any]:
+    """``parameters`` of a broadcast: header as sent, body key -> label, buttons index -> type."""
+    params = payload.get("parameters") or {}
+    header = params.get("header") or {}
+    return {
+        "header": (
+            {
+                "format": header.get("format"),
+                "params": {str(p.get("key")): p.get("value") for p in header.get("params") or []},
+            }
+            if header
+            else {}
+        ),
+        "body": {str(item.get("key")): item.get("value") for item in params.get("body") or []},
+        "buttons": {str(item.get("index")): item.get("type") for item in params.get("buttons") or []},
+    }
+
+
+def _digits(phone: str | None) -> str | None:
+    return "".join(ch for ch in phone if ch.isdigit()) if phone else None
+
+
+def broadcast_json(record: BroadcastRecord, now: float | None, *, detail: bool = False) -> dict[str, Any]:
+    """The broadcast object; ``now=None`` gives the creation-time view (all counters 0)."""
+    settings = record.channel.get("settings") or {}
+    counts = (
+        {"failed": 0, "delivered": 0, "read": 0, "pending": 0, "sent": 0}
+        if now is None
+        else status_counts(record, now)
+    )
+    body: dict[str, Any] = {
+        "id": record.id,
+        "name": record.name,
+        "organization_id": record.template.get("organization_id"),
+        "channel_integration_id": record.channel["id"],
+        "contact_list_id": None,
+        "contact_id": record.contact_id,
+        "target_channel": record.channel.get("target_channel"),
+        "send_at": iso_timestamp(record.created_at),
+        "execute_status": "done",
+        "execute_type": "immediately",
+        "parameters": _parameters_summary(record.payload),
+        "created_at": iso_timestamp(record.created_at),
+        "message_status_count": counts,
+        "contact_extra": {},
+        "message_template": dict(record.template),
+        "division_id": None,
+        "message_broadcast_error": "n/a",
+        "message_broadcast_plan_id": None,
+        "sender_name": SENDER_NAME,
+        "sender_email": SENDER_EMAIL,
+        "channel_account_name": settings.get("account_name"),
+        "channel_phone_number": _digits(settings.get("phone_number") or settings.get("server_wa_id")),
+    }
+    if detail:
+        body["contact_list_name"] = None
+    return body

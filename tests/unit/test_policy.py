@@ -1,0 +1,405 @@
+"""The pure retry policy and send pacer: every rule has a test that fails when the rule is broken."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from qontak_provider.client.errors import (
+    QontakAuthenticationError,
+    QontakError,
+    QontakNotFoundError,
+    QontakRateLimitError,
+    QontakSendInDoubtError,
+    QontakServerError,
+    QontakTransportError,
+    QontakValidationError,
+)
+from qontak_provider.client.policy import (
+    Decision,
+    FailureKind,
+    HttpOutcome,
+    Pacer,
+    RetryPolicy,
+    TransportOutcome,
+    announced_wait,
+    decide,
+    error_for_failure,
+    error_for_response,
+    mask_digits,
+    parse_rate_limit_reset,
+    parse_retry_after,
+)
+from qontak_provider.client.signing import http_date
+
+NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+PATH = "/qontak/chat/v1/broadcasts/whatsapp/direct"
+
+
+def run(kind, outcome, *, attempt=1, policy=None, random=lambda: 1.0) -> Decision:
+    return decide(
+        kind,
+        outcome,
+        attempt=attempt,
+        policy=policy or RetryPolicy(jitter=False),
+        method="POST" if kind == "send" else "GET",
+        path=PATH,
+        random=random,
+        now=NOW,
+    )
+
+
+def rate_limited(reset: str | None = "10", retry_after: str | None = None) -> HttpOutcome:
+    messages = [
+        "Too many requests",
+        "organization_id: 1f0e",
+        "rate_limit_limit: 100",
+        "rate_limit_remaining: 0",
+    ]
+    if reset is not None:
+        messages.append(f"rate_limit_reset: {reset}")
+    return HttpOutcome(429, tuple(messages), retry_after)
+
+
+# ------------------------------------------------------------------------------------------------ backoff
+
+
+class TestBackoff:
+    def test_exponential_and_capped_without_jitter(self) -> None:
+        policy = RetryPolicy(base_delay=0.5, max_delay=3.0, jitter=False)
+        assert [policy.backoff(n, lambda: 0.0) for n in range(1, 7)] == [0.5, 1.0, 2.0, 3.0, 3.0, 3.0]
+
+    def test_full_jitter_scales_the_ceiling_by_the_random_source(self) -> None:
+        policy = RetryPolicy(base_delay=1.0, max_delay=30.0, jitter=True)
+        assert policy.backoff(3, lambda: 0.25) == pytest.approx(1.0)  # 0.25 * 4
+        assert policy.backoff(3, lambda: 0.0) == 0.0
+        assert policy.backoff(10, lambda: 0.5) == pytest.approx(15.0)  # capped at 30 first
+
+    def test_huge_attempt_numbers_do_not_overflow(self) -> None:
+        assert RetryPolicy(jitter=False).backoff(10_000, lambda: 0.0) == 30.0
+
+    @pytest.mark.parametrize(
+        "kwargs", [{"max_attempts": 0}, {"base_delay": -1}, {"max_delay": -1}, {"max_reset_wait": -1}]
+    )
+    def test_invalid_settings(self, kwargs) -> None:
+        with pytest.raises(ValueError):
+            RetryPolicy(**kwargs)
+
+
+# ------------------------------------------------------------------------------------------------ parsing
+
+
+class TestAnnouncedWaits:
+    def test_rate_limit_reset_from_the_documented_429_body(self) -> None:
+        assert parse_rate_limit_reset(rate_limited("10").messages) == 10.0
+        assert parse_rate_limit_reset(["RATE_LIMIT_RESET:0.05"]) == 0.05
+        assert parse_rate_limit_reset(["rate_limit_remaining: 0", "Too many requests"]) is None
+        assert parse_rate_limit_reset(["rate_limit_reset: soon"]) is None
+        assert parse_rate_limit_reset([]) is None
+
+    def test_retry_after_seconds(self) -> None:
+        assert parse_retry_after("7") == 7.0
+        assert parse_retry_after(" 1.5 ") == 1.5
+        assert parse_retry_after("-3") == 0.0
+        assert parse_retry_after("inf") is None
+        assert parse_retry_after("nan") is None
+
+    def test_retry_after_http_date(self) -> None:
+        assert parse_retry_after(http_date(NOW + timedelta(seconds=42)), now=NOW) == 42.0
+        assert parse_retry_after(http_date(NOW - timedelta(seconds=42)), now=NOW) == 0.0
+        # without an injected now the real clock is used: a date far in the future is still far
+        assert parse_retry_after(http_date(datetime.now(timezone.utc) + timedelta(hours=1))) > 3000
+
+    @pytest.mark.parametrize("value", [None, "", "   ", "tomorrow", "Wed, 99 Foo 2021"])
+    def test_retry_after_garbage_is_ignored(self, value) -> None:
+        assert parse_retry_after(value, now=NOW) is None
+
+    def test_the_larger_announced_wait_wins(self) -> None:
+        assert announced_wait(rate_limited("10", "20"), now=NOW) == 20.0
+        assert announced_wait(rate_limited("10", "2"), now=NOW) == 10.0
+        assert announced_wait(rate_limited(None, "3"), now=NOW) == 3.0
+        assert announced_wait(rate_limited(None, None), now=NOW) is None
+
+
+# ----------------------------------------------------------------------------------------------- decisions
+
+
+class TestReads:
+    @pytest.mark.parametrize("status", [500, 502, 503, 504, 599])
+    def test_5xx_is_retried_with_backoff(self, status) -> None:
+        decision = run("read", HttpOutcome(status), attempt=2)
+        assert decision.retry and decision.error is None
+        assert decision.delay == 1.0  # 0.5 * 2 ** (2 - 1)
+        assert decision.pause_sends is None
+
+    def test_5xx_gives_up_after_max_attempts(self) -> None:
+        decision = run("read", HttpOutcome(503, ("down",)), attempt=5)
+        assert isinstance(decision.error, QontakServerError)
+        assert decision.error.status_code == 503
+        assert decision.error.messages == ["down"]
+        assert "5 attempts" in str(decision.error)
+
+    def test_5xx_honours_retry_after(self) -> None:
+        assert run("read", HttpOutcome(503, (), "4"), attempt=1).delay == 4.0
+
+    def test_5xx_with_an_excessive_retry_after_raises_at_once(self) -> None:
+        decision = run("read", HttpOutcome(503, (), "3600"), attempt=1)
+        assert isinstance(decision.error, QontakServerError)
+
+    def test_429_waits_at_least_the_announced_reset(self) -> None:
+        # backoff would be 0 with this random source; the announced reset is the floor
+        decision = run("read", rate_limited("10"), random=lambda: 0.0, policy=RetryPolicy())
+        assert decision.retry and decision.delay == 10.0
+
+    def test_429_uses_backoff_when_it_is_longer_than_the_reset(self) -> None:
+        decision = run("read", rate_limited("1"), attempt=4)
+        assert decision.delay == 4.0
+
+    def test_429_without_announcement_backs_off(self) -> None:
+        assert run("read", rate_limited(None), attempt=1).delay == 0.5
+
+    def test_429_on_a_read_does_not_pause_the_senders(self) -> None:
+        assert run("read", rate_limited("10")).pause_sends is None
+
+    def test_429_gives_up_with_reset_after(self) -> None:
+        decision = run("read", rate_limited("10"), attempt=5)
+        assert isinstance(decision.error, QontakRateLimitError)
+        assert decision.error.reset_after == 10.0
+        assert decision.error.status_code == 429
+        assert "resets in 10 s" in str(decision.error)
+
+    def test_429_with_a_reset_beyond_max_reset_wait_raises_at_once(self) -> None:
+        decision = run("read", rate_limited("500"), attempt=1)
+        assert isinstance(decision.error, QontakRateLimitError)
+        assert decision.error.reset_after == 500.0
+
+    @pytest.mark.parametrize("kind", [FailureKind.CONNECT, FailureKind.TIMEOUT, FailureKind.DISCONNECTED])
+    def test_transport_failures_are_retried(self, kind) -> None:
+        decision = run("read", TransportOutcome(kind, "boom"), attempt=3)
+        assert decision.retry and decision.delay == 2.0
+
+    @pytest.mark.parametrize("kind", [FailureKind.CONNECT, FailureKind.TIMEOUT, FailureKind.DISCONNECTED])
+    def test_transport_failures_give_up_as_transport_errors(self, kind) -> None:
+        decision = run("read", TransportOutcome(kind, "boom"), attempt=5)
+        assert type(decision.error) is QontakTransportError
+        assert "boom" in str(decision.error) and "5 attempts" in str(decision.error)
+
+    def test_fatal_transport_failures_are_not_retried(self) -> None:
+        decision = run("read", TransportOutcome(FailureKind.FATAL, "bad cert"), attempt=1)
+        assert type(decision.error) is QontakTransportError
+        assert "retrying will not help" in str(decision.error)
+
+
+class TestSends:
+    @pytest.mark.parametrize("status", [500, 502, 503, 504])
+    def test_5xx_is_in_doubt_and_never_retried(self, status) -> None:
+        decision = run("send", HttpOutcome(status, ("upstream timeout",), "1"), attempt=1)
+        assert isinstance(decision.error, QontakSendInDoubtError)
+        assert decision.error.status_code == status
+        assert decision.error.messages == ["upstream timeout"]
+        assert decision.error.method == "POST" and decision.error.path == PATH
+        assert "NOT retried" in str(decision.error)
+
+    @pytest.mark.parametrize("kind", [FailureKind.TIMEOUT, FailureKind.DISCONNECTED])
+    def test_failures_after_writing_are_in_doubt(self, kind) -> None:
+        decision = run("send", TransportOutcome(kind, "reset"), attempt=1)
+        assert isinstance(decision.error, QontakSendInDoubtError)
+        assert "may or may not have been sent" in str(decision.error)
+
+    def test_connect_failure_is_retried(self) -> None:
+        decision = run("send", TransportOutcome(FailureKind.CONNECT, "refused"), attempt=1)
+        assert decision.retry and decision.delay == 0.5
+
+    def test_connect_failure_gives_up_as_transport_error_not_in_doubt(self) -> None:
+        decision = run("send", TransportOutcome(FailureKind.CONNECT, "refused"), attempt=5)
+        assert type(decision.error) is QontakTransportError
+
+    def test_fatal_is_a_transport_error(self) -> None:
+        decision = run("send", TransportOutcome(FailureKind.FATAL, "x"), attempt=1)
+        assert type(decision.error) is QontakTransportError
+
+    def test_429_is_retried_and_pauses_all_senders_for_the_reset(self) -> None:
+        decision = run("send", rate_limited("10"), attempt=1, random=lambda: 0.0, policy=RetryPolicy())
+        assert decision.retry
+        assert decision.delay == 10.0
+        assert decision.pause_sends == 10.0
+
+    def test_429_without_announcement_pauses_for_the_backoff(self) -> None:
+        decision = run("send", rate_limited(None), attempt=2)
+        assert decision.retry and decision.pause_sends == decision.delay == 1.0
+
+    def test_429_exhausted_still_pauses_the_pacer(self) -> None:
+        decision = run("send", rate_limited("10"), attempt=5)
+        assert isinstance(decision.error, QontakRateLimitError)
+        assert decision.pause_sends == 10.0
+
+
+class TestNeverRetried:
+    @pytest.mark.parametrize("kind", ["read", "send"])
+    @pytest.mark.parametrize(
+        ("status", "error_type"),
+        [
+            (401, QontakAuthenticationError),
+            (403, QontakAuthenticationError),
+            (404, QontakNotFoundError),
+            (400, QontakValidationError),
+            (422, QontakValidationError),
+            (405, QontakError),
+            (409, QontakError),
+            (302, QontakError),
+        ],
+    )
+    def test_status(self, kind, status, error_type) -> None:
+        decision = run(kind, HttpOutcome(status, ("no",)), attempt=1)
+        assert type(decision.error) is error_type
+        assert decision.error.status_code == status
+        assert decision.pause_sends is None
+
+    def test_max_attempts_one_disables_retries(self) -> None:
+        policy = RetryPolicy(max_attempts=1)
+        assert isinstance(run("read", HttpOutcome(503), policy=policy).error, QontakServerError)
+        assert isinstance(run("send", rate_limited("1"), policy=policy).error, QontakRateLimitError)
+
+
+# -------------------------------------------------------------------------------------------- error texts
+
+
+class TestErrorTexts:
+    def test_authentication_message_names_the_likely_causes(self) -> None:
+        error = error_for_response("read", HttpOutcome(401, ("Unauthorized",)), method="GET", path="/p")
+        text = str(error)
+        for cause in (
+            "client id",
+            "secret",
+            "clock",
+            "300 s",
+            "qontak-chat:all",
+            "qontak-chat:broadcasts:whatsapp:direct",
+            "Admin",
+            "Supervisor (SPV)",
+            "Unauthorized",
+        ):
+            assert cause in text
+        assert "never retried" in text
+
+    def test_403_says_scope(self) -> None:
+        error = error_for_response("send", HttpOutcome(403), method="POST", path="/p")
+        assert isinstance(error, QontakAuthenticationError) and "scope" in str(error)
+
+    def test_validation_joins_qontak_messages(self) -> None:
+        error = error_for_response(
+            "send", HttpOutcome(422, ("target is missing", "language is invalid")), method="POST", path="/p"
+        )
+        assert "target is missing; language is invalid" in str(error)
+        assert error.messages == ["target is missing", "language is invalid"]
+
+    def test_phone_numbers_in_server_messages_are_masked_in_the_text_only(self) -> None:
+        error = error_for_response(
+            "send",
+            HttpOutcome(422, ("to_number 6281234567890 is not on WhatsApp",)),
+            method="POST",
+            path="/p",
+        )
+        assert "6281234567890" not in str(error)
+        assert "62812*****890" in str(error)
+        assert error.messages == ["to_number 6281234567890 is not on WhatsApp"]
+
+    def test_mask_digits_leaves_uuids_and_short_numbers(self) -> None:
+        uuid = "56b60c3c-0123-46af-958b-123456789012"
+        assert mask_digits(f"{uuid} code 422") == f"{uuid} code 422"
+        assert mask_digits("+6281234567890 and 081234567890") == "62812*****890 and 08123****890"
+        assert mask_digits("order 123456789") == "order 123456789"  # too short for a phone number
+
+    def test_rate_limit_without_reset(self) -> None:
+        error = error_for_response("read", HttpOutcome(429), method="GET", path="/p")
+        assert isinstance(error, QontakRateLimitError) and error.reset_after is None
+        assert "resets" not in str(error)
+
+    def test_transport_error_for_a_single_attempt_has_no_attempt_count(self) -> None:
+        error = error_for_failure("read", TransportOutcome(FailureKind.CONNECT), method="GET", path="/p")
+        assert "attempts" not in str(error) and "base URL" in str(error)
+
+
+# -------------------------------------------------------------------------------------------------- pacer
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class TestPacer:
+    def test_first_send_is_immediate_then_slots_are_evenly_spaced(self) -> None:
+        clock = FakeClock()
+        pacer = Pacer(60, clock)
+        assert pacer.interval == 1.0
+        assert [pacer.reserve() for _ in range(4)] == [0.0, 1.0, 2.0, 3.0]
+
+    def test_waits_shrink_as_time_passes_and_idle_time_is_not_banked(self) -> None:
+        clock = FakeClock()
+        pacer = Pacer(600, clock)  # 0.1 s apart
+        assert pacer.reserve() == 0.0
+        clock.t += 0.04
+        assert pacer.reserve() == pytest.approx(0.06)
+        clock.t += 10  # long idle: no burst allowed afterwards
+        assert pacer.reserve() == 0.0
+        assert pacer.reserve() == pytest.approx(0.1)
+
+    def test_five_sends_at_600_per_minute_span_0_4_s(self) -> None:
+        clock = FakeClock()
+        pacer = Pacer(600, clock)
+        total = 0.0
+        for _ in range(5):
+            wait = pacer.reserve()
+            clock.t += wait
+            total += wait
+        assert total == pytest.approx(0.4)
+
+    @pytest.mark.parametrize("rate", [0, None])
+    def test_disabled(self, rate) -> None:
+        pacer = Pacer(rate, FakeClock())
+        assert pacer.interval == 0.0
+        assert [pacer.reserve() for _ in range(3)] == [0.0, 0.0, 0.0]
+
+    def test_negative_rate_is_refused(self) -> None:
+        with pytest.raises(ValueError):
+            Pacer(-1, FakeClock())
+
+    def test_slow_down_delays_every_following_send(self) -> None:
+        clock = FakeClock()
+        pacer = Pacer(60, clock)
+        assert pacer.reserve() == 0.0
+        pacer.slow_down(10)
+        assert pacer.reserve() == 10.0
+        assert pacer.reserve() == 11.0  # spacing resumes after the pause
+
+    def test_slow_down_applies_even_when_pacing_is_disabled(self) -> None:
+        clock = FakeClock()
+        pacer = Pacer(None, clock)
+        pacer.slow_down(5)
+        assert pacer.reserve() == 5.0
+        assert pacer.reserve() == 5.0  # no spacing, but nobody starts before the pause ends
+
+    def test_a_pause_is_never_shortened(self) -> None:
+        clock = FakeClock()
+        pacer = Pacer(None, clock)
+        pacer.slow_down(10)
+        pacer.slow_down(2)
+        pacer.pause_until(clock.t + 1)
+        assert pacer.reserve() == 10.0
+
+    def test_negative_slow_down_is_ignored(self) -> None:
+        clock = FakeClock()
+        pacer = Pacer(None, clock)
+        pacer.slow_down(-5)
+        assert pacer.reserve() == 0.0
+
+    def test_pause_until_an_absolute_time(self) -> None:
+        clock = FakeClock()
+        pacer = Pacer(60, clock)
+        pacer.pause_until(clock.t + 3)
+        assert pacer.reserve() == 3.0

@@ -1,0 +1,356 @@
+"""Airflow hook for the Mekari Qontak Chat WhatsApp API."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook
+
+from qontak_provider.get_provider_info import (
+    DEFAULT_BASE_URL,
+    DEFAULT_RATE_PER_MINUTE,
+    DEFAULT_REGION,
+    DEFAULT_TIMEOUT_SECONDS,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+    from qontak_provider.client.aio import AsyncQontakClient
+    from qontak_provider.client.models import (
+        Broadcast,
+        BroadcastLogEntry,
+        ChannelIntegration,
+        DirectSendRequest,
+        Template,
+    )
+    from qontak_provider.client.sync import QontakClient
+
+#: Seconds allowed to open a TCP/TLS connection; the read timeout comes from the connection's ``timeout``.
+CONNECT_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class QontakConnectionConfig:
+    """
+    Everything the client needs, read from an Airflow connection of type ``qontak``.
+
+    The secret is excluded from ``repr`` so that logging a config never leaks it.
+    """
+
+    client_id: str
+    client_secret: str = field(repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    rate_per_minute: float = DEFAULT_RATE_PER_MINUTE
+    channel_integration_id: str | None = None
+    default_region: str = DEFAULT_REGION
+
+    @classmethod
+    def from_connection(
+        cls, conn: Connection, extra: Mapping[str, Any] | None = None
+    ) -> QontakConnectionConfig:
+        """
+        Build the config from a connection; raise :class:`ValueError` naming the field that is wrong.
+
+        :param conn: the Airflow connection.
+        :param extra: the connection's extra as a dict (passed in by async callers that read it without
+            blocking); default ``conn.extra_dejson``.
+        """
+        extra = dict(conn.extra_dejson if extra is None else extra)
+        if not conn.login:
+            raise ValueError(f"Connection {conn.conn_id!r}: 'Client ID' (login) is empty.")
+        if not conn.password:
+            raise ValueError(f"Connection {conn.conn_id!r}: 'Client Secret' (password) is empty.")
+        return cls(
+            client_id=conn.login,
+            client_secret=conn.password,
+            base_url=base_url_from_connection(conn.host, conn.port, conn.schema),
+            timeout=_positive_number(extra, "timeout", DEFAULT_TIMEOUT_SECONDS, conn.conn_id),
+            rate_per_minute=_positive_number(extra, "rate_per_minute", DEFAULT_RATE_PER_MINUTE, conn.conn_id),
+            channel_integration_id=(str(extra["channel_integration_id"]).strip() or None)
+            if extra.get("channel_integration_id")
+            else None,
+            default_region=str(extra.get("default_region") or DEFAULT_REGION).upper(),
+        )
+
+
+def base_url_from_connection(host: str | None, port: int | None = None, schema: str | None = None) -> str:
+    """
+    Turn the connection's Base URL field into a base URL.
+
+    Empty means Mekari's production gateway. The host may carry a scheme (``http://127.0.0.1:8789`` for the
+    sandbox). The URI connection form splits ``scheme://host:port`` into host and port, so the port is put
+    back; the ``schema`` field may name the scheme when the host has none.
+    """
+    host = (host or "").strip().rstrip("/")
+    if not host:
+        return DEFAULT_BASE_URL
+    if "://" in host:
+        scheme, _, rest = host.partition("://")
+    else:
+        scheme, rest = (schema if schema in {"http", "https"} else "https"), host
+    if port and ":" not in rest.split("/", 1)[0]:
+        netloc, slash, path = rest.partition("/")
+        rest = f"{netloc}:{port}{slash}{path}"
+    return f"{scheme}://{rest}"
+
+
+def _positive_number(extra: Mapping[str, Any], key: str, default: float, conn_id: str | None) -> float:
+    raw = extra.get(key)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"Connection {conn_id!r}: extra {key!r} must be a number, got {raw!r}.") from None
+    if value <= 0:
+        raise ValueError(f"Connection {conn_id!r}: extra {key!r} must be greater than 0, got {raw!r}.")
+    return value
+
+
+class QontakHook(BaseHook):
+    """
+    Interact with the Mekari Qontak Chat WhatsApp API through Mekari's HMAC-signed gateway.
+
+    The connection holds the HMAC client id (login), client secret (password), the base URL (host; empty
+    means ``https://api.mekari.com``) and extras ``channel_integration_id``, ``timeout``,
+    ``rate_per_minute`` and ``default_region``. Nothing is read or fetched until a method is called, so the
+    hook is cheap to build while parsing DAGs.
+
+    .. code-block:: python
+
+        hook = QontakHook(qontak_conn_id="qontak_default")
+        template = hook.find_template("payment_reminder", language="id")
+        broadcast = hook.send_direct(payload)
+
+    :param qontak_conn_id: :ref:`Qontak connection id <howto/connection:qontak>`.
+    :param timeout: read timeout in seconds; overrides the connection's ``timeout`` extra.
+    :param rate_per_minute: direct-send pacing; overrides the connection's ``rate_per_minute`` extra.
+    """
+
+    conn_name_attr = "qontak_conn_id"
+    default_conn_name = "qontak_default"
+    conn_type = "qontak"
+    hook_name = "Qontak"
+
+    def __init__(
+        self,
+        qontak_conn_id: str = default_conn_name,
+        *,
+        timeout: float | None = None,
+        rate_per_minute: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.qontak_conn_id = qontak_conn_id
+        self.timeout = timeout
+        self.rate_per_minute_override = rate_per_minute
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(qontak_conn_id={self.qontak_conn_id!r})"
+
+    # ----------------------------------------------------------------------------------------- configuration
+
+    @cached_property
+    def config(self) -> QontakConnectionConfig:
+        """The connection's settings, read once."""
+        return self._apply_overrides(
+            QontakConnectionConfig.from_connection(self.get_connection(self.qontak_conn_id))
+        )
+
+    def _apply_overrides(self, config: QontakConnectionConfig) -> QontakConnectionConfig:
+        from dataclasses import replace
+
+        if self.timeout is not None:
+            config = replace(config, timeout=self.timeout)
+        if self.rate_per_minute_override is not None:
+            config = replace(config, rate_per_minute=self.rate_per_minute_override)
+        return config
+
+    @property
+    def default_channel_integration_id(self) -> str | None:
+        """The connection's default WhatsApp channel integration id, if set."""
+        return self.config.channel_integration_id
+
+    @property
+    def rate_per_minute(self) -> float:
+        """Direct sends per minute this hook paces to."""
+        return self.config.rate_per_minute
+
+    @property
+    def default_region(self) -> str:
+        """Region used to read phone numbers written without a country code."""
+        return self.config.default_region
+
+    # --------------------------------------------------------------------------------------------- clients
+
+    @cached_property
+    def client(self) -> QontakClient:
+        """The synchronous client: one pooled :class:`requests.Session`, paced sends."""
+        from qontak_provider.client.sync import QontakClient
+
+        config = self.config
+        return QontakClient(
+            config.client_id,
+            config.client_secret,
+            base_url=config.base_url,
+            timeout=config.timeout,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            rate_per_minute=config.rate_per_minute,
+        )
+
+    def get_conn(self) -> QontakClient:
+        """Return the synchronous client (the conventional hook accessor)."""
+        return self.client
+
+    async def aget_config(self) -> QontakConnectionConfig:
+        """Read the connection without blocking the event loop (for triggers and async notifiers)."""
+        from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+
+        conn = await get_async_connection(self.qontak_conn_id, hook=self)
+        extra = await get_async_extra_dejson(conn)
+        return self._apply_overrides(QontakConnectionConfig.from_connection(conn, extra))
+
+    async def get_async_client(self) -> AsyncQontakClient:
+        """
+        Build an asynchronous client (httpx) from the connection; the caller closes it (``async with``).
+
+        It shares signing, retry and pacing policy with the synchronous client.
+        """
+        from qontak_provider.client.aio import AsyncQontakClient
+
+        config = await self.aget_config()
+        return AsyncQontakClient(
+            config.client_id,
+            config.client_secret,
+            base_url=config.base_url,
+            timeout=config.timeout,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            rate_per_minute=config.rate_per_minute,
+        )
+
+    # ------------------------------------------------------------------------------------------- endpoints
+
+    def list_channels(self, target_channel: str | None = None) -> list[ChannelIntegration]:
+        """
+        List channel integrations (every page).
+
+        :param target_channel: only this channel kind, e.g. ``wa_cloud`` or ``wa``.
+        """
+        return self.client.list_channels(target_channel=target_channel)
+
+    def list_templates(
+        self,
+        *,
+        status: str | None = None,
+        category: str | list[str] | None = None,
+        name: str | None = None,
+        language: str | None = None,
+        query: str | None = None,
+    ) -> list[Template]:
+        """
+        List WhatsApp message templates (every page).
+
+        :param status: e.g. ``APPROVED``.
+        :param category: one category or a list, e.g. ``AUTHENTICATION``.
+        :param name: exact template name.
+        :param language: template language code, e.g. ``id`` or ``en_US``.
+        :param query: free-text search passed to Qontak.
+        """
+        return self.client.list_templates(
+            status=status, category=category, name=name, language=language, query=query
+        )
+
+    def get_template(self, template_id: str) -> Template:
+        """Get one WhatsApp template by id."""
+        return self.client.get_template(template_id)
+
+    def find_template(self, name: str, language: str | None = None) -> Template:
+        """Find one template by name (and language when the name exists in several)."""
+        return self.client.find_template(name, language)
+
+    def send_direct(self, payload: Mapping[str, Any] | DirectSendRequest) -> Broadcast:
+        """
+        Send one template message (``POST /broadcasts/whatsapp/direct``); return the created broadcast.
+
+        The payload may be the documented JSON as a plain dict. Sends are paced at the connection's rate and
+        repeated only when Qontak cannot have processed them; a send that may have reached Qontak raises
+        :class:`~qontak_provider.client.errors.QontakSendInDoubtError` instead of risking a second message.
+        """
+        return self.client.send_direct(payload)
+
+    def get_broadcast(self, broadcast_id: str) -> Broadcast:
+        """Get a broadcast with its ``message_status_count``."""
+        return self.client.get_broadcast(broadcast_id)
+
+    def get_broadcast_log(self, broadcast_id: str) -> list[BroadcastLogEntry]:
+        """Get a broadcast's per-recipient log (every page); empty while Qontak has not filled it yet."""
+        return self.client.get_broadcast_log(broadcast_id)
+
+    def list_broadcasts(self, **filters: Any) -> list[Broadcast]:
+        """List WhatsApp broadcasts (every page), newest first; ``filters`` are Qontak's query parameters."""
+        return self.client.list_broadcasts(**filters)
+
+    # ------------------------------------------------------------------------------------------------ test
+
+    def test_connection(self) -> tuple[bool, str]:
+        """
+        Make one cheap authenticated read and explain what went wrong if it fails.
+
+        :return: ``(True, message)`` when the credentials work, else ``(False, explanation)``.
+        """
+        from qontak_provider.client.errors import QontakAuthenticationError, QontakError
+
+        try:
+            config = self.config
+        except Exception as err:
+            return False, str(err)
+        try:
+            channels = self.client.list_channels()
+        except QontakAuthenticationError as err:
+            return False, self._explain_auth_failure(err, config)
+        except QontakError as err:
+            return False, f"Qontak at {config.base_url} answered with an error: {err}"
+        except Exception as err:
+            return False, f"Could not reach Qontak at {config.base_url}: {type(err).__name__}: {err}"
+        whatsapp = [c for c in channels if (c.target_channel or "").startswith("wa")]
+        message = (
+            f"Connected to {config.base_url} as client id {config.client_id!r}: "
+            f"{len(channels)} channel integration(s), {len(whatsapp)} WhatsApp."
+        )
+        if config.channel_integration_id and all(c.id != config.channel_integration_id for c in channels):
+            message += (
+                f" Warning: the default channel integration id {config.channel_integration_id!r}"
+                " is not among them."
+            )
+        return True, message
+
+    def _explain_auth_failure(self, err: Exception, config: QontakConnectionConfig) -> str:
+        status = getattr(err, "status_code", None)
+        reasons = [
+            f"Qontak refused the credentials (HTTP {status}). Likely causes:",
+            f"(1) the Client ID {config.client_id!r} or the Client Secret is wrong, or belongs to the "
+            "staging Developer Center (api.mekari.io) rather than production;",
+        ]
+        skew = self.client.server_time_skew()
+        if skew is None:
+            reasons.append(
+                "(2) this machine's clock differs from Mekari's by 300 s or more (the signed Date header "
+                "is checked; the server sent no Date to compare);"
+            )
+        else:
+            verdict = "too far off: fix NTP on this machine" if abs(skew) >= 300 else "within the limit"
+            reasons.append(
+                f"(2) clock skew: this machine's clock is {skew:+.0f} s from the server's Date "
+                f"({verdict}; Mekari allows under 300 s);"
+            )
+        reasons.append(
+            "(3) the credential lacks the scope qontak-chat:all (or "
+            "qontak-chat:broadcasts:whatsapp:direct for sends), or the Qontak account lacks the Admin "
+            "and Supervisor users Mekari requires."
+        )
+        return " ".join(reasons)

@@ -1,0 +1,329 @@
+"""The progress journal of a bulk send: which rows are settled, which may be in flight.
+
+Pure data and encoding, no I/O and no Airflow: the operator stores the encoded journal in Airflow's
+``task_state_store`` so that a retry of the task (after an exception or a killed worker) knows, for every row
+of the recipient file, whether it was sent, must be sent, or is in doubt.
+
+Rows are identified by their position in the input (0-based), because rows are processed in input order. The
+journal keeps, per outcome code, a set of row ranges, plus a *reservation mark* ``res``:
+
+``s``  settled: sent (or invalid, which is re-derived on resume because validation is deterministic);
+``d``  in doubt: the send may have reached Qontak; reported, never sent again;
+``f``  failed for good: Qontak refused the row (4xx); reported, never sent again;
+``r``  to resend: the send provably did not reach Qontak (connect failure, rate limit exhausted, or the row
+       was reserved but never started before a clean stop); the next try sends it.
+
+A row below ``res`` without a code was *reserved* before its request could leave and its result never made
+it into the journal: the worker died in between. Such a row is **unconfirmed**; the next try reconciles it
+against Qontak's broadcast list or reports it as in doubt. The reservation is written *before* any row it
+covers is sent, which is what makes the scheme exactly-once: a row is either recorded with an outcome, or
+recorded as possibly in flight, or provably never sent.
+
+The encoding is compact: the contiguous prefix of ``s`` rows becomes one number (``hw``, the high-water mark)
+and every range list is a string of base-36 deltas, so a journal stays a few hundred bytes unless many rows
+fail (``task_state_store`` values should stay under ``[state_store] max_value_storage_bytes``, 64 KiB).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "CODES",
+    "JOURNAL_VERSION",
+    "JournalError",
+    "JournalState",
+    "RangeSet",
+    "decode_journal",
+    "encode_journal",
+    "merge_journals",
+]
+
+JOURNAL_VERSION = 1
+#: Outcome codes kept in the journal (see the module docstring).
+CODES = ("s", "d", "f", "r")
+SENT, IN_DOUBT, FAILED, RESEND = CODES
+#: Status of a row that has no code: reserved but unconfirmed, or never reached.
+UNCONFIRMED = "u"
+NEW = "n"
+
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+class JournalError(ValueError):
+    """The stored journal cannot be read (corrupt, or written by an incompatible version)."""
+
+
+class RangeSet:
+    """
+    A set of non-negative integers kept as sorted, disjoint, half-open ranges ``[start, end)``.
+
+    Adding is cheapest in ascending order (the common case: rows complete roughly in input order), but any
+    order works.
+    """
+
+    __slots__ = ("_ends", "_starts")
+
+    def __init__(self, ranges: Iterable[tuple[int, int]] = ()) -> None:
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        for start, end in ranges:
+            self.add_range(start, end)
+
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, int):
+            return False
+        pos = bisect.bisect_right(self._starts, value) - 1
+        return pos >= 0 and value < self._ends[pos]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RangeSet) and self.ranges() == other.ranges()
+
+    def __hash__(self) -> int:  # pragma: no cover - mutable, like set
+        raise TypeError("RangeSet is unhashable")
+
+    def __repr__(self) -> str:
+        return f"RangeSet({self.ranges()!r})"
+
+    def __bool__(self) -> bool:
+        return bool(self._starts)
+
+    def __len__(self) -> int:
+        return sum(e - s for s, e in zip(self._starts, self._ends, strict=True))
+
+    def __iter__(self) -> Iterator[int]:
+        for start, end in zip(self._starts, self._ends, strict=True):
+            yield from range(start, end)
+
+    def ranges(self) -> list[tuple[int, int]]:
+        return list(zip(self._starts, self._ends, strict=True))
+
+    def add(self, value: int) -> None:
+        self.add_range(value, value + 1)
+
+    def add_range(self, start: int, end: int) -> None:
+        """Add ``[start, end)``, merging with touching or overlapping ranges."""
+        if start < 0 or end < start:
+            raise ValueError(f"invalid range [{start}, {end})")
+        if start == end:
+            return
+        starts, ends = self._starts, self._ends
+        # Fast path: append at the end (rows complete mostly in order).
+        if not starts or start > ends[-1]:
+            starts.append(start)
+            ends.append(end)
+            return
+        if start == ends[-1]:
+            ends[-1] = max(ends[-1], end)
+            return
+        lo = bisect.bisect_left(ends, start)  # first range that ends at or after start
+        hi = bisect.bisect_right(starts, end)  # ranges starting after end are untouched
+        if lo < hi:
+            start = min(start, starts[lo])
+            end = max(end, ends[hi - 1])
+        starts[lo:hi] = [start]
+        ends[lo:hi] = [end]
+
+    def discard_range(self, start: int, end: int) -> None:
+        """Remove ``[start, end)``."""
+        if end <= start:
+            return
+        kept: list[tuple[int, int]] = []
+        for s, e in self.ranges():
+            if e <= start or s >= end:
+                kept.append((s, e))
+                continue
+            if s < start:
+                kept.append((s, start))
+            if e > end:
+                kept.append((end, e))
+        self._starts = [s for s, _ in kept]
+        self._ends = [e for _, e in kept]
+
+    def clipped(self, start: int, end: int | None = None) -> RangeSet:
+        """The part of the set within ``[start, end)`` (``end=None``: unbounded)."""
+        out = RangeSet()
+        for s, e in self.ranges():
+            lo = max(s, start)
+            hi = e if end is None else min(e, end)
+            if lo < hi:
+                out.add_range(lo, hi)
+        return out
+
+    def prefix_end(self) -> int:
+        """``n`` such that ``[0, n)`` is in the set and ``n`` is not (0 when 0 is missing)."""
+        if self._starts and self._starts[0] == 0:
+            return self._ends[0]
+        return 0
+
+    def encode(self) -> str:
+        """Base-36 deltas: ``start-previous_end``, ``length``, ... separated by ``.``."""
+        parts: list[str] = []
+        previous = 0
+        for s, e in self.ranges():
+            parts.append(_b36(s - previous))
+            parts.append(_b36(e - s))
+            previous = e
+        return ".".join(parts)
+
+    @classmethod
+    def decode(cls, text: str) -> RangeSet:
+        out = cls()
+        if not text:
+            return out
+        try:
+            numbers = [int(p, 36) for p in text.split(".")]
+        except ValueError as err:
+            raise JournalError(f"bad range encoding {text[:40]!r}") from err
+        if len(numbers) % 2 or any(n < 0 for n in numbers):
+            raise JournalError(f"bad range encoding {text[:40]!r}")
+        previous = 0
+        for gap, length in zip(numbers[::2], numbers[1::2], strict=True):
+            start = previous + gap
+            out.add_range(start, start + length)
+            previous = start + length
+        return out
+
+
+def _b36(number: int) -> str:
+    if number == 0:
+        return "0"
+    digits = []
+    while number:
+        number, rem = divmod(number, 36)
+        digits.append(_DIGITS[rem])
+    return "".join(reversed(digits))
+
+
+@dataclass
+class JournalState:
+    """
+    What is known about every row: per-code range sets and the reservation mark.
+
+    :param codes: ``{"s"|"d"|"f"|"r": RangeSet}``.
+    :param res: rows below this were reserved (possibly sent); rows at or above it were never reserved.
+    :param fingerprint: identifies the input and template the journal belongs to.
+    :param started_at: Unix time of the first reservation (bounds the broadcast search of reconciliation).
+    :param tries: how many tries have written this journal.
+    :param extra: counters and other small values the operator keeps across tries.
+    """
+
+    codes: dict[str, RangeSet] = field(default_factory=lambda: {c: RangeSet() for c in CODES})
+    res: int = 0
+    fingerprint: str = ""
+    started_at: float | None = None
+    tries: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def status(self, row: int) -> str:
+        """``s``/``d``/``f``/``r`` when recorded, ``u`` (unconfirmed) below ``res``, ``n`` (new) above."""
+        for code in CODES:
+            if row in self.codes[code]:
+                return code
+        return UNCONFIRMED if row < self.res else NEW
+
+    def mark(self, row: int, code: str) -> None:
+        """Record ``code`` for ``row`` (a row has one code; a later mark replaces an earlier one)."""
+        if code not in CODES:
+            raise ValueError(f"unknown journal code {code!r}")
+        for other in CODES:
+            if other != code and row in self.codes[other]:
+                self.codes[other].discard_range(row, row + 1)
+        self.codes[code].add(row)
+
+    def reserve(self, end: int) -> None:
+        """Mark rows below ``end`` as reserved (the mark never moves back)."""
+        self.res = max(self.res, end)
+
+    def high_water(self) -> int:
+        """Rows below this are all sent (or invalid)."""
+        return self.codes[SENT].prefix_end()
+
+    def count(self, code: str) -> int:
+        return len(self.codes[code])
+
+
+def encode_journal(state: JournalState) -> dict[str, Any]:
+    """The JSON-safe form stored in ``task_state_store`` (compact; see the module docstring)."""
+    hw = state.high_water()
+    sent_above = state.codes[SENT].clipped(hw)
+    encoded: dict[str, Any] = {
+        "v": JOURNAL_VERSION,
+        "fp": state.fingerprint,
+        "hw": hw,
+        "res": max(state.res, hw),
+        "t": state.tries,
+    }
+    if state.started_at is not None:
+        encoded["at"] = round(state.started_at, 3)
+    ranges = {SENT: sent_above.encode()}
+    ranges.update({code: state.codes[code].encode() for code in (IN_DOUBT, FAILED, RESEND)})
+    encoded["x"] = {code: text for code, text in ranges.items() if text}
+    if state.extra:
+        encoded["e"] = state.extra
+    return encoded
+
+
+def decode_journal(stored: Any) -> JournalState:
+    """Read what :func:`encode_journal` wrote; raise :class:`JournalError` when it is not a journal."""
+    if not isinstance(stored, Mapping):
+        raise JournalError(f"expected a journal object, got {type(stored).__name__}")
+    if stored.get("v") != JOURNAL_VERSION:
+        raise JournalError(f"unsupported journal version {stored.get('v')!r}")
+    try:
+        hw = int(stored["hw"])
+        res = int(stored["res"])
+        ranges = stored.get("x") or {}
+        if not isinstance(ranges, Mapping) or any(k not in CODES for k in ranges):
+            raise JournalError("bad journal ranges")
+        codes = {code: RangeSet.decode(str(ranges.get(code, ""))) for code in CODES}
+    except (KeyError, TypeError, ValueError) as err:
+        if isinstance(err, JournalError):
+            raise
+        raise JournalError(f"corrupt journal: {err}") from err
+    if hw < 0 or res < hw:
+        raise JournalError(f"corrupt journal: hw={hw}, res={res}")
+    codes[SENT].add_range(0, hw)
+    at = stored.get("at")
+    extra = stored.get("e") or {}
+    return JournalState(
+        codes=codes,
+        res=res,
+        fingerprint=str(stored.get("fp", "")),
+        started_at=float(at) if at is not None else None,
+        tries=int(stored.get("t", 0)),
+        extra=dict(extra) if isinstance(extra, Mapping) else {},
+    )
+
+
+def merge_journals(prior: JournalState, current: JournalState, boundary: int) -> JournalState:
+    """
+    Combine the journal of earlier tries with the one this try is writing.
+
+    ``current`` knows every row below ``boundary`` (the rows this try has dispatched, or decided to skip;
+    a dispatched row without a code is in flight) and nothing above it;
+    above it, ``prior`` is still the truth, except that rows this try has *reserved* (below
+    ``current.res``) and that ``prior`` wanted sent (``r`` or new) are now possibly in flight, so they lose
+    their ``r`` code and fall under the merged reservation mark.
+    """
+    merged = JournalState(
+        res=max(prior.res, current.res, boundary),
+        fingerprint=current.fingerprint or prior.fingerprint,
+        started_at=prior.started_at if prior.started_at is not None else current.started_at,
+        tries=current.tries,
+        extra=dict(current.extra),
+    )
+    for code in CODES:
+        target = merged.codes[code]
+        for s, e in current.codes[code].clipped(0, boundary).ranges():
+            target.add_range(s, e)
+        # Rows between boundary and current.res not yet dispatched but reserved: keep prior's settled codes.
+        above = prior.codes[code].clipped(boundary)
+        if code == RESEND:
+            above.discard_range(boundary, current.res)
+        for s, e in above.ranges():
+            target.add_range(s, e)
+    return merged

@@ -1,0 +1,287 @@
+"""Shared pieces of the send operators: a template cache, request preparation and XCom summaries.
+
+Importable helpers (no Airflow import at module level) so that the single-send operator and the bulk-send
+operator resolve templates, validate requests and describe results the same way:
+
+* :func:`get_template` / :func:`find_template` fetch a template once per process and connection and keep it
+  for :data:`TEMPLATE_CACHE_TTL_SECONDS` (mapped tasks that run in one worker process share it);
+* :func:`prepare_direct_send` turns operator arguments (friendly or a whole payload) into a validated
+  :class:`~qontak_provider.client.models.DirectSendRequest`, raising
+  :class:`~qontak_provider.client.errors.QontakPayloadError` before any send;
+* :func:`payload_fingerprint`, :func:`masked_wire` and :func:`send_summary` describe a send for the task
+  state store, logs and XCom.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from qontak_provider.client.errors import QontakPayloadError
+from qontak_provider.client.phone import mask_phone
+
+if TYPE_CHECKING:
+    from qontak_provider.client.models import Broadcast, DirectSendRequest, Template
+    from qontak_provider.hooks.qontak import QontakHook
+
+__all__ = [
+    "TEMPLATE_CACHE_TTL_SECONDS",
+    "TemplateCache",
+    "clear_template_cache",
+    "find_template",
+    "get_template",
+    "masked_wire",
+    "payload_fingerprint",
+    "prepare_direct_send",
+    "send_summary",
+]
+
+#: How long a fetched template is reused. Short: a template edited or re-approved in Qontak is seen again
+#: within a minute, while the hundreds of mapped task instances of one DAG run fetch it only once.
+TEMPLATE_CACHE_TTL_SECONDS = 60.0
+
+
+class TemplateCache:
+    """
+    A small thread-safe TTL cache of templates, keyed by connection id and template id (or name/language).
+
+    :param ttl: seconds an entry stays valid.
+    :param clock: monotonic clock (tests inject a fake one).
+    """
+
+    def __init__(self, ttl: float = TEMPLATE_CACHE_TTL_SECONDS, clock: Callable[[], float] = time.monotonic):
+        self.ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, ...], tuple[float, Template]] = {}
+
+    def get_or_fetch(self, key: tuple[str, ...], fetch: Callable[[], Template]) -> Template:
+        """Return the cached template for ``key``, or ``fetch()`` it and remember it."""
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] > now:
+                return entry[1]
+        # Fetch outside the lock: a slow request must not block other threads' cache hits.
+        template = fetch()
+        with self._lock:
+            self._entries[key] = (self._clock() + self.ttl, template)
+        return template
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._entries.clear()
+
+
+#: The process-wide cache used by the operators.
+template_cache = TemplateCache()
+
+
+def clear_template_cache() -> None:
+    """Forget every cached template (tests call it; a new template version is also seen after the TTL)."""
+    template_cache.clear()
+
+
+def get_template(hook: QontakHook, template_id: str) -> Template:
+    """Get the template ``template_id`` through ``hook``, from the process cache when fresh."""
+    return template_cache.get_or_fetch(
+        ("id", hook.qontak_conn_id, template_id), lambda: hook.get_template(template_id)
+    )
+
+
+def find_template(hook: QontakHook, name: str, language: str | None = None) -> Template:
+    """Find the template called ``name`` (in ``language``) through ``hook``, from the cache when fresh."""
+    return template_cache.get_or_fetch(
+        ("name", hook.qontak_conn_id, name, language or ""), lambda: hook.find_template(name, language)
+    )
+
+
+def _required_str(field: str, value: object, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        given = value if value is None or isinstance(value, (int, float)) else f"<{type(value).__name__}>"
+        raise QontakPayloadError(field, what, given)
+    return value.strip()
+
+
+def decode_json_argument(field: str, value: Any) -> Any:
+    """
+    Accept a JSON text where a list or dict is expected.
+
+    Jinja renders ``{{ ti.xcom_pull(...) }}`` to text unless the DAG sets ``render_template_as_native_obj``;
+    a text that looks like JSON is decoded instead of being refused.
+    """
+    if isinstance(value, str) and value.strip()[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise QontakPayloadError(field, "a list or mapping (or its JSON text)", "<invalid JSON text>") from None
+    return value
+
+
+def resolve_template(
+    hook: QontakHook, *, template_id: str | None, template_name: str | None, language: str | None
+) -> Template:
+    """
+    Return the template named by id or by name (and language), through the cache.
+
+    :raises QontakPayloadError: neither is given, or the template found by id has another name.
+    :raises QontakNotFoundError: no such template.
+    """
+    if template_id:
+        template = get_template(hook, _required_str("template_id", template_id, "a template id"))
+        if template_name and template.name != template_name:
+            raise QontakPayloadError(
+                "template_name",
+                f"{template.name!r}, the name of template {template.id!r} (or leave template_name out)",
+                template_name,
+            )
+        return template
+    if template_name:
+        name = _required_str("template_name", template_name, "a template name")
+        return find_template(hook, name, language or None)
+    raise QontakPayloadError("template_id", "a template id, or a template_name (and language)", None)
+
+
+def prepare_direct_send(
+    hook: QontakHook,
+    *,
+    to_number: str | int | None = None,
+    to_name: str | None = None,
+    template_id: str | None = None,
+    template_name: str | None = None,
+    language: str | None = None,
+    channel_integration_id: str | None = None,
+    body: Mapping[Any, Any] | Sequence[Any] | str | None = None,
+    header_url: str | None = None,
+    header_filename: str | None = None,
+    buttons: Mapping[Any, Any] | Sequence[Any] | str | None = None,
+    payload: Mapping[str, Any] | str | None = None,
+    default_region: str | None = None,
+) -> tuple[DirectSendRequest, Template]:
+    """
+    Build and validate one direct send from operator arguments; nothing is sent.
+
+    Either friendly arguments (``to_number``, ``to_name``, the template by ``template_id`` or
+    ``template_name``, ``body``, ``header_url``/``header_filename``, ``buttons``) or ``payload``, the whole
+    documented request body. With ``payload``, explicit ``to_number``, ``to_name`` and
+    ``channel_integration_id`` arguments override the payload's (so one payload can be mapped over many
+    recipients), a ``template_id`` argument must match it, and the parameter arguments must be left out.
+    The channel defaults to the connection's ``channel_integration_id`` extra; the region for numbers
+    without country code to the connection's ``default_region``.
+
+    :return: the request (``to_number`` normalised) and the template it was validated against.
+    :raises QontakPayloadError: naming the field, what the template expects and what was given.
+    :raises QontakNotFoundError: the template does not exist.
+    """
+    from qontak_provider.client.payload import build_direct_send, normalize_payload, validate_against_template
+
+    region = default_region or hook.default_region
+    if payload is not None:
+        payload = decode_json_argument("payload", payload)
+        if not isinstance(payload, Mapping):
+            raise QontakPayloadError("payload", "the direct-send body as a dict", f"<{type(payload).__name__}>")
+        conflicting = [
+            name
+            for name, value in (
+                ("body", body),
+                ("header_url", header_url),
+                ("header_filename", header_filename),
+                ("buttons", buttons),
+                ("template_name", template_name),
+                ("language", language),
+            )
+            if value is not None
+        ]
+        if conflicting:
+            raise QontakPayloadError(
+                conflicting[0],
+                "nothing: with payload= the parameters come from the payload",
+                hint="Pass either payload= or the parameter arguments, not both.",
+            )
+        data = dict(payload)
+        if template_id is not None and data.get("message_template_id") != template_id:
+            raise QontakPayloadError(
+                "template_id", f"the payload's message_template_id {data.get('message_template_id')!r}", template_id
+            )
+        for name, value in (("to_number", to_number), ("to_name", to_name)):
+            if value is not None:
+                data[name] = value
+        channel = channel_integration_id or data.get("channel_integration_id") or hook.default_channel_integration_id
+        data["channel_integration_id"] = _channel_or_error(channel)
+        request = normalize_payload(data, default_region=region)
+        template = get_template(hook, request.message_template_id)
+        validate_against_template(request, template)
+        return request, template
+
+    template = resolve_template(hook, template_id=template_id, template_name=template_name, language=language)
+    channel = _channel_or_error(channel_integration_id or hook.default_channel_integration_id)
+    request = build_direct_send(
+        template,
+        to_number=to_number,  # type: ignore[arg-type]  # None is refused inside with a field error
+        to_name=to_name,  # type: ignore[arg-type]
+        channel_integration_id=channel,
+        language=language or None,
+        body=decode_json_argument("body", body),
+        header_url=header_url or None,
+        header_filename=header_filename or None,
+        buttons=decode_json_argument("buttons", buttons),
+        default_region=region,
+    )
+    return request, template
+
+
+def _channel_or_error(channel: object) -> str:
+    if not channel:
+        raise QontakPayloadError(
+            "channel_integration_id",
+            "the id of a WhatsApp channel integration, from the operator argument or the connection's "
+            "'channel_integration_id' extra",
+            None,
+            hint="Neither is set; list the ids with QontakListChannelsOperator.",
+        )
+    return _required_str("channel_integration_id", channel, "a channel integration id")
+
+
+def payload_fingerprint(wire: Mapping[str, Any]) -> str:
+    """The SHA-256 of the canonical JSON of a wire payload: equal exactly when the same message would go out."""
+    canonical = json.dumps(wire, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def masked_wire(wire: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a wire payload that is safe to log: the phone number masked."""
+    copy = dict(wire)
+    if "to_number" in copy:
+        copy["to_number"] = mask_phone(copy["to_number"])
+    return copy
+
+
+def send_summary(
+    request: DirectSendRequest,
+    template: Template | None,
+    broadcast: Broadcast | None = None,
+    *,
+    reused: bool = False,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """
+    The JSON-safe XCom value of one direct send (never a secret).
+
+    :return: ``broadcast_id``, ``template_id``, ``template_name``, ``channel_integration_id``,
+        ``to_number`` (normalised), ``created_at``, ``reused`` and ``dry_run``.
+    """
+    return {
+        "broadcast_id": broadcast.id if broadcast is not None else None,
+        "template_id": request.message_template_id,
+        "template_name": template.name if template is not None else None,
+        "channel_integration_id": request.channel_integration_id,
+        "to_number": request.to_number,
+        "created_at": broadcast.created_at if broadcast is not None else None,
+        "reused": reused,
+        "dry_run": dry_run,
+    }

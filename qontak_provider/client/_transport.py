@@ -312,20 +312,9 @@ def parse_model(call: Call, status: int, model: Any, data: Any) -> Any:
 
 def direct_send_body(payload: Mapping[str, Any] | DirectSendRequest) -> dict[str, Any]:
     """Validate a send payload (dict or model) and return the exact JSON body to send."""
-    if isinstance(payload, DirectSendRequest):
-        return payload.to_wire()
-    from pydantic import ValidationError
+    from qontak_provider.client.payload import parse_payload
 
-    try:
-        request = DirectSendRequest.model_validate(payload)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "payload"
-        given = first.get("input")
-        if where.endswith("to_number") or isinstance(given, (dict, list)):
-            given = None  # never echo phone numbers or whole sub-objects into error texts
-        raise QontakPayloadError(where, first.get("msg", "a valid direct-send payload"), given) from None
-    return request.to_wire()
+    return parse_payload(payload).to_wire()
 
 
 # ----------------------------------------------------------------------------------------------- the loop

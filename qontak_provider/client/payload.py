@@ -307,6 +307,22 @@ def normalize_payload(
     return _validate_model(data)
 
 
+def parse_payload(payload: Mapping[str, Any] | DirectSendRequest) -> DirectSendRequest:
+    """
+    Check the shape of a whole direct-send payload, leaving its values as given (no phone normalisation).
+
+    This is what :meth:`QontakClient.send_direct <qontak_provider.client.sync.QontakClient.send_direct>`
+    does with a plain dict, so that a documented payload goes over the wire verbatim.
+
+    :raises QontakPayloadError: naming the field path (e.g. ``parameters.body[0].value_text``).
+    """
+    if isinstance(payload, DirectSendRequest):
+        return payload
+    if not isinstance(payload, Mapping):
+        raise QontakPayloadError("payload", "a dict or DirectSendRequest", _type_name(payload))
+    return _validate_model(_coerce_int_keys(dict(payload)))
+
+
 def _coerce_int_keys(data: dict[str, Any]) -> dict[str, Any]:
     parameters = data.get("parameters")
     if not isinstance(parameters, Mapping):

@@ -1,0 +1,402 @@
+"""Send one WhatsApp template to many recipients: :class:`QontakBulkSendOperator`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from qontak_provider.client.bulk_engine import BulkSender, JournalStore
+    from qontak_provider.client.bulk_render import PreparedRow
+    from qontak_provider.client.models import Broadcast, Template
+    from qontak_provider.hooks.qontak import QontakHook
+
+#: Seconds of slack when searching the broadcast list for rows an earlier try may have sent (clock skew).
+RECONCILE_MARGIN_SECONDS = 120.0
+
+
+class QontakBulkSendOperator(BaseOperator):
+    """
+    Send one WhatsApp template message to every recipient of a list or a file, exactly once.
+
+    Rows are streamed from ``recipients``, rendered (Jinja over ``row``, compiled once), validated against the
+    template exactly like a direct send, and sent concurrently at the connection's rate. Invalid rows are
+    reported and skipped. Progress is journalled in ``context["task_state_store"]``, so an Airflow retry
+    resumes where the last try stopped and never sends a row twice; rows whose send was in doubt are
+    reported, not repeated.
+
+    .. seealso::
+        :doc:`/bulk` for sizing, exactly-once guarantees and benchmark figures.
+
+    .. code-block:: python
+
+        QontakBulkSendOperator(
+            task_id="remind",
+            recipients=ObjectStoragePath("s3://bucket/reminders/{{ ds }}.csv", conn_id="aws_default"),
+            template_name="payment_reminder",
+            language="id",
+            body={"1": "{{ row.name }}", "2": "{{ row.amount }}", "3": "{{ row.due_date }}"},
+            results_path="s3://bucket/reminders/{{ ds }}-results.csv",
+        )
+
+    :param recipients: a list of dicts (e.g. an upstream task's XCom), or a CSV / JSON-lines file given as an
+        ``ObjectStoragePath`` or a path string (``s3://...`` strings become ``ObjectStoragePath``). Files are
+        streamed. (templated)
+    :param template_id: id of the WhatsApp template. (templated)
+    :param template_name: name of the template, instead of ``template_id``. (templated)
+    :param language: language of ``template_name`` when the name exists in several. (templated)
+    :param channel_integration_id: channel to send from; default the connection's. (templated)
+    :param number_column: column with the phone number; default ``phone`` or ``to_number``.
+    :param name_column: column with the recipient's name; default ``name`` or ``to_name``.
+    :param key_column: column identifying rows in results and logs; default the row position (0-based).
+    :param body: body values, ``{"1": "{{ row.name }}"}`` or a list; strings are Jinja templates over
+        ``row``, rendered per row (not by Airflow).
+    :param body_columns: columns filling ``{{1}}``, ``{{2}}``... in order (instead of ``body``).
+    :param header_url: header media URL for IMAGE / DOCUMENT / VIDEO templates (Jinja over ``row``).
+    :param header_filename: header media file name (Jinja over ``row``).
+    :param buttons: dynamic button values (strings are Jinja over ``row``).
+    :param row_params: callable ``row -> dict`` with any of ``to_number``, ``to_name``, ``body``,
+        ``header_url``, ``header_filename``, ``buttons``; wins over the options above. It must be
+        deterministic: a retry re-renders the rows.
+    :param file_format: ``csv``, ``tsv`` or ``jsonl``; default from the file extension.
+    :param max_invalid_ratio: share of invalid rows tolerated (default 0.05). Valid rows are sent as the
+        file streams; when the run ends above this share the task fails without retry (the input must be
+        fixed). ``None`` never fails on invalid rows.
+    :param max_concurrency: requests in flight at most (sender threads sharing one pacer and connection pool).
+    :param rate_per_minute: sends per minute; default the connection's ``rate_per_minute`` (60).
+    :param results_path: where to write the per-row table (row, key, masked number, outcome, broadcast id,
+        error); ``.csv``/``.tsv`` or ``.jsonl``, ``ObjectStoragePath`` or string. (templated)
+    :param max_xcom_ids: broadcast ids returned in XCom at most (for the delivery sensor); beyond it
+        ``broadcast_ids_truncated`` is true and the full list is in ``results_path``.
+    :param progress_interval: seconds between progress lines in the task log.
+    :param checkpoint_interval: seconds between journal writes that record results.
+    :param reserve_rows: rows reserved per journal write before sending them.
+    :param journal_key: ``task_state_store`` key of the journal. (templated)
+    :param resend_unconfirmed: after a killed worker, send again the rows that were in flight when no
+        broadcast proves they were sent (may duplicate if Qontak's list lags); default report them in doubt.
+    :param fail_on_in_doubt: fail the task (without retry) when any row is in doubt.
+    :param qontak_conn_id: :ref:`Qontak connection id <howto/connection:qontak>`. (templated)
+    :return: counts per outcome (``sent``, ``failed``, ``invalid``, ``in_doubt``, ``skipped_already_sent``),
+        ``rows``, ``broadcast_ids`` (capped), ``broadcast_ids_truncated``, ``results_path`` and timing.
+    """
+
+    template_fields: Sequence[str] = (
+        "recipients",
+        "template_id",
+        "template_name",
+        "language",
+        "channel_integration_id",
+        "results_path",
+        "journal_key",
+        "qontak_conn_id",
+    )
+    ui_color = "#25d366"
+
+    def __init__(
+        self,
+        *,
+        recipients: Any,
+        template_id: str | None = None,
+        template_name: str | None = None,
+        language: str | None = None,
+        channel_integration_id: str | None = None,
+        number_column: str | None = None,
+        name_column: str | None = None,
+        key_column: str | None = None,
+        body: Mapping[Any, Any] | Sequence[Any] | None = None,
+        body_columns: Sequence[str] | None = None,
+        header_url: str | None = None,
+        header_filename: str | None = None,
+        buttons: Mapping[Any, Any] | Sequence[Any] | None = None,
+        row_params: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
+        file_format: str | None = None,
+        max_invalid_ratio: float | None = 0.05,
+        max_concurrency: int = 8,
+        rate_per_minute: float | None = None,
+        results_path: Any = None,
+        max_xcom_ids: int = 1000,
+        progress_interval: float = 10.0,
+        checkpoint_interval: float = 5.0,
+        reserve_rows: int = 100,
+        journal_key: str = "qontak_bulk",
+        resend_unconfirmed: bool = False,
+        fail_on_in_doubt: bool = False,
+        qontak_conn_id: str = "qontak_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.recipients = recipients
+        self.template_id = template_id
+        self.template_name = template_name
+        self.language = language
+        self.channel_integration_id = channel_integration_id
+        self.number_column = number_column
+        self.name_column = name_column
+        self.key_column = key_column
+        self.body = body
+        self.body_columns = body_columns
+        self.header_url = header_url
+        self.header_filename = header_filename
+        self.buttons = buttons
+        self.row_params = row_params
+        self.file_format = file_format
+        self.max_invalid_ratio = max_invalid_ratio
+        self.max_concurrency = max_concurrency
+        self.rate_per_minute = rate_per_minute
+        self.results_path = results_path
+        self.max_xcom_ids = max_xcom_ids
+        self.progress_interval = progress_interval
+        self.checkpoint_interval = checkpoint_interval
+        self.reserve_rows = reserve_rows
+        self.journal_key = journal_key
+        self.resend_unconfirmed = resend_unconfirmed
+        self.fail_on_in_doubt = fail_on_in_doubt
+        self.qontak_conn_id = qontak_conn_id
+
+    @cached_property
+    def hook(self) -> QontakHook:
+        """The Qontak hook (built on first use, never at DAG parse time)."""
+        from qontak_provider.hooks.qontak import QontakHook
+
+        return QontakHook(qontak_conn_id=self.qontak_conn_id, rate_per_minute=self.rate_per_minute)
+
+    # ------------------------------------------------------------------------------------------ helpers
+
+    def _template(self) -> Template:
+        if self.template_id:
+            return self.hook.get_template(self.template_id)
+        if self.template_name:
+            return self.hook.find_template(self.template_name, self.language)
+        raise ValueError("QontakBulkSendOperator needs template_id or template_name")
+
+    @staticmethod
+    def _as_path(value: Any) -> Any:
+        """A string becomes an ``ObjectStoragePath`` when it has a scheme, else a local path."""
+        if isinstance(value, str):
+            if "://" in value:
+                from airflow.sdk import ObjectStoragePath
+
+                return ObjectStoragePath(value)
+            from pathlib import Path
+
+            return Path(value)
+        return value
+
+    def _source(self) -> tuple[Any, int | None, str]:
+        """The row source, its length when known, and a fingerprint of it."""
+        recipients = self.recipients
+        if isinstance(recipients, (str, os.PathLike)) or hasattr(recipients, "open"):
+            path = self._as_path(recipients)
+            return path, None, f"file:{path!s}"
+        if isinstance(recipients, Mapping):
+            raise ValueError("recipients must be a list of dicts or a file path, not a single dict")
+        rows = list(recipients) if not isinstance(recipients, list) else recipients
+        digest = hashlib.sha256()
+        for row in rows:
+            digest.update(json.dumps(row, sort_keys=True, default=str).encode())
+            digest.update(b"\n")
+        return rows, len(rows), f"list:{len(rows)}:{digest.hexdigest()[:16]}"
+
+    def _fingerprint(self, template: Template, channel: str, source_id: str) -> str:
+        parts = [template.id, channel, source_id, self.number_column, self.key_column]
+        return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+
+    def _store(self, context: Context) -> JournalStore:
+        store = context.get("task_state_store")  # type: ignore[misc]
+        if store is None:
+            from qontak_provider.client.bulk_engine import MemoryStore
+
+            self.log.warning(
+                "task_state_store is not available: progress is kept in memory only, so a retry of this "
+                "task would start over"
+            )
+            return MemoryStore()
+        return store  # type: ignore[no-any-return]
+
+    def _reconciler(self, template: Template) -> Callable[[PreparedRow, float | None], str | None]:
+        """Find, in Qontak's broadcast list, the broadcast an earlier try made for a row (or ``None``)."""
+        index: dict[str, list[Broadcast]] | None = None
+        claimed: set[str] = set()
+
+        def build(since: float | None) -> dict[str, list[Broadcast]]:
+            found: dict[str, list[Broadcast]] = {}
+            threshold = (since or 0.0) - RECONCILE_MARGIN_SECONDS
+            for page, _ in self.hook.client.iter_broadcast_pages():
+                older = 0
+                for broadcast in page:
+                    created = _epoch(broadcast.created_at)
+                    if created is not None and created < threshold:
+                        older += 1
+                        continue
+                    template_id = (broadcast.message_template or {}).get("id")
+                    if template_id == template.id and broadcast.name is not None:
+                        found.setdefault(broadcast.name, []).append(broadcast)
+                if page and older == len(page):  # newest first: everything further is older
+                    break
+            return found
+
+        def reconcile(prepared: PreparedRow, since: float | None) -> str | None:
+            nonlocal index
+            if index is None:
+                index = build(since)
+                self.log.info("Reconciling unconfirmed rows against %d recent broadcasts", sum(map(len, index.values())))
+            for broadcast in index.get(prepared.to_name, []):
+                if broadcast.id in claimed:
+                    continue
+                entries = self.hook.get_broadcast_log(broadcast.id)
+                if any(e.contact_phone_number == prepared.to_number for e in entries):
+                    claimed.add(broadcast.id)
+                    return broadcast.id
+            return None
+
+        return reconcile
+
+    # ------------------------------------------------------------------------------------------ execute
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+        from qontak_provider.client.bulk_engine import BulkSender
+        from qontak_provider.client.bulk_render import RowRenderer
+        from qontak_provider.client.bulk_source import ResultWriter, iter_rows
+
+        template = self._template()
+        channel = self.channel_integration_id or self.hook.default_channel_integration_id
+        if not channel:
+            raise AirflowFailException(
+                "No channel_integration_id: pass one or set the connection's channel_integration_id extra"
+            )
+        renderer = RowRenderer(
+            template,
+            channel_integration_id=channel,
+            number_column=self.number_column,
+            name_column=self.name_column,
+            key_column=self.key_column,
+            body=self.body,
+            body_columns=self.body_columns,
+            header_url=self.header_url,
+            header_filename=self.header_filename,
+            buttons=self.buttons,
+            row_params=self.row_params,
+            default_region=self.hook.default_region,
+        )
+        source, total, source_id = self._source()
+        ti = context.get("ti")
+        try_number = int(getattr(ti, "try_number", 1) or 1)
+        writer = (
+            ResultWriter(self._as_path(self.results_path), file_format=None) if self.results_path else None
+        )
+        self.log.info(
+            "Bulk send of template %r (%s) to %s rows at %s/min, %d in flight at most (try %d)",
+            template.name,
+            template.language,
+            total if total is not None else "a stream of",
+            self.hook.rate_per_minute or "unlimited",
+            self.max_concurrency,
+            try_number,
+        )
+        sender = self._sender(
+            renderer=renderer,
+            store=self._store(context),
+            fingerprint=self._fingerprint(template, channel, source_id),
+            total=total,
+            writer=writer,
+            template=template,
+            try_number=try_number,
+        )
+        try:
+            report = sender.run(iter_rows(source, file_format=self.file_format))
+        finally:
+            if writer is not None:
+                writer.close()
+        result = report.as_dict()
+        result["results_path"] = str(self.results_path) if self.results_path else None
+        result["template_id"] = template.id
+
+        rows = max(report.rows, 1)
+        invalid = report.counts.get("invalid", 0)
+        if self.max_invalid_ratio is not None and invalid / rows > self.max_invalid_ratio:
+            raise AirflowFailException(
+                f"{invalid} of {report.rows} rows are invalid ({100.0 * invalid / rows:.1f}% > "
+                f"max_invalid_ratio {100.0 * self.max_invalid_ratio:.1f}%); valid rows were sent. See the "
+                "task log or results_path for the reasons; fix the input and clear the task to continue."
+            )
+        if report.resend_pending:
+            raise AirflowException(
+                f"{report.resend_pending} rows could not be sent (rate limit or connection failures that "
+                "Qontak never processed); a retry of this task sends them, and only them."
+            )
+        in_doubt = report.counts.get("in_doubt", 0)
+        if in_doubt:
+            self.log.warning(
+                "%d rows are in doubt (Qontak may have sent them); they were not sent again. Check them in "
+                "Qontak before resending.",
+                in_doubt,
+            )
+            if self.fail_on_in_doubt:
+                raise AirflowFailException(f"{in_doubt} rows are in doubt and fail_on_in_doubt is set")
+        return result
+
+    def _sender(
+        self,
+        *,
+        renderer: Any,
+        store: JournalStore,
+        fingerprint: str,
+        total: int | None,
+        writer: Any,
+        template: Template,
+        try_number: int,
+    ) -> BulkSender:
+        from qontak_provider.client.bulk_engine import BulkSender, RowResult
+
+        log = self.log
+
+        def on_result(result: RowResult) -> None:
+            if writer is not None:
+                writer.write(result.as_dict())
+            if result.outcome in ("invalid", "failed", "in_doubt"):
+                # The number is already masked; the error text never holds secrets.
+                log.warning("Row %s (%s): %s: %s", result.key, result.to_number, result.outcome, result.error)
+            self.on_row_result(result)
+
+        return BulkSender(
+            send=self.hook.client.send_direct,
+            prepare=renderer.prepare,
+            store=store,
+            journal_key=self.journal_key,
+            fingerprint=fingerprint,
+            max_concurrency=self.max_concurrency,
+            reserve_rows=self.reserve_rows,
+            checkpoint_interval=self.checkpoint_interval,
+            progress_interval=self.progress_interval,
+            total=total,
+            on_result=on_result,
+            reconcile=self._reconciler(template),
+            resend_unconfirmed=self.resend_unconfirmed,
+            max_ids=self.max_xcom_ids,
+            try_number=try_number,
+            logger=log,
+        )
+
+    def on_row_result(self, result: Any) -> None:
+        """Called for every row's result (under the engine's lock); a hook for subclasses. Default: nothing."""
+
+
+def _epoch(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+

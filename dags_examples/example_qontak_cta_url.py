@@ -7,7 +7,6 @@ The channels and templates are looked up first, as a DAG author would when explo
 from __future__ import annotations
 
 import pendulum
-
 from airflow.sdk import DAG, task
 
 from qontak_provider.operators.qontak import (

@@ -9,7 +9,6 @@ from the connection's ``channel_integration_id`` extra.
 from __future__ import annotations
 
 import pendulum
-
 from airflow.sdk import DAG
 
 from qontak_provider.operators.qontak import QontakSendDirectOperator

@@ -8,14 +8,11 @@ is given. A dry run first renders and validates the message without sending it.
 from __future__ import annotations
 
 import pendulum
-
 from airflow.sdk import DAG
 
 from qontak_provider.operators.qontak import QontakSendDirectOperator
 
-IMAGE_URL = (
-    "https://cdn.qontak.com/uploads/direct/images/d0295a8b-4164-490e-b250-67222f7e6884/Gojo_copy.jpeg"
-)
+IMAGE_URL = "https://cdn.qontak.com/uploads/direct/images/d0295a8b-4164-490e-b250-67222f7e6884/Gojo_copy.jpeg"
 
 with DAG(
     dag_id="example_qontak_image",

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-
 from airflow.sdk import DAG, task
 
 from qontak_provider.operators.qontak import QontakSendDirectOperator

@@ -10,7 +10,6 @@ placeholder ``{{1}}`` and the template's copy-code button. Trigger it with a con
 from __future__ import annotations
 
 import pendulum
-
 from airflow.sdk import DAG, Param
 
 from qontak_provider.operators.qontak import QontakSendDirectOperator

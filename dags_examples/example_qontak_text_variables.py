@@ -8,7 +8,6 @@ or XCom.
 from __future__ import annotations
 
 import pendulum
-
 from airflow.sdk import DAG
 
 from qontak_provider.operators.qontak import QontakSendDirectOperator
@@ -25,6 +24,7 @@ with DAG(
         task_id="send_song_recommendation",
         to_number="{{ params.to_number }}",
         to_name="{{ params.to_name }}",
-        template_id="d3e1083c-66ea-410b-b807-1d84182ffa82",  # song_recommendation: "Halo {{1}}, ... {{2}} ..."
+        # song_recommendation: "Halo {{1}}, terima kasih sudah mendengarkan {{2}} ..."
+        template_id="d3e1083c-66ea-410b-b807-1d84182ffa82",
         body={"1": "{{ params.to_name }}", "2": "{{ params.song }}"},
     )

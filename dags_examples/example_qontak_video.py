@@ -5,7 +5,6 @@ Send a template with a VIDEO header and three body variables, given as a list (`
 from __future__ import annotations
 
 import pendulum
-
 from airflow.sdk import DAG
 
 from qontak_provider.operators.qontak import QontakSendDirectOperator

@@ -172,7 +172,8 @@ def format_progress(counts: Mapping[str, int], processed: int, elapsed: float, t
     12.0 msg/s | ETA 6m46s``; without a known total the remaining count and ETA are left out.
     """
     head = (
-        f"sent {counts.get('sent', 0)}, failed {counts.get('failed', 0)}, invalid {counts.get('invalid', 0)}, "
+        f"sent {counts.get('sent', 0)}, failed {counts.get('failed', 0)}, "
+        f"invalid {counts.get('invalid', 0)}, "
         f"in doubt {counts.get('in_doubt', 0)}, skipped {counts.get('skipped_already_sent', 0)}"
     )
     rate = counts.get("sent", 0) / elapsed if elapsed > 0 else 0.0
@@ -185,7 +186,7 @@ def format_progress(counts: Mapping[str, int], processed: int, elapsed: float, t
     return f"{head} | {processed} rows | {rate:.1f} msg/s"
 
 
-def classify_send_error(err: BaseException) -> tuple[str, str, bool]:
+def classify_send_error(err: BaseException) -> tuple[str, str, bool]:  # noqa: PLR0911
     """
     Map a failed send to ``(journal code, outcome, abort run)``.
 
@@ -227,7 +228,8 @@ class BulkSender:
     :param progress_interval: seconds between progress lines in the log.
     :param total: number of rows if known (for remaining count and ETA).
     :param on_result: called with every :class:`RowResult` (under the engine's lock, in completion order).
-    :param reconcile: ``(PreparedRow, journal start as Unix time) -> broadcast id | None`` for rows an earlier try reserved but never
+    :param reconcile: ``(PreparedRow, journal start as Unix time) -> broadcast id | None`` for rows an
+        earlier try reserved but never
         confirmed: the id proves the row was sent; ``None`` means no proof was found.
     :param resend_unconfirmed: send an unconfirmed row again when ``reconcile`` found no proof it was sent
         (at-least-once for those rows); default report it as in doubt.
@@ -374,8 +376,14 @@ class BulkSender:
         try:
             if self._abort is not None:
                 self._record(
-                    RowResult(prepared.index, prepared.key, prepared.masked_number, "failed", None,
-                              "not sent: the run stopped"),
+                    RowResult(
+                        prepared.index,
+                        prepared.key,
+                        prepared.masked_number,
+                        "failed",
+                        None,
+                        "not sent: the run stopped",
+                    ),
                     RESEND,
                 )
                 return
@@ -386,8 +394,14 @@ class BulkSender:
                 if fatal and self._abort is None:
                     self._abort = err
                 self._record(
-                    RowResult(prepared.index, prepared.key, prepared.masked_number, outcome, None,
-                              f"{type(err).__name__}: {err}"[:500]),
+                    RowResult(
+                        prepared.index,
+                        prepared.key,
+                        prepared.masked_number,
+                        outcome,
+                        None,
+                        f"{type(err).__name__}: {err}"[:500],
+                    ),
                     code,
                 )
                 return
@@ -474,7 +488,8 @@ class BulkSender:
         try:
             prepared = self.prepare(index, row)
         except (QontakPayloadError, ValueError, TypeError, KeyError) as err:
-            # Invalid rows count as settled ("s"): validation is deterministic, a retry finds them invalid again.
+            # Invalid rows count as settled ("s"): validation is deterministic, so a retry finds
+            # them invalid again.
             self._record(RowResult(index, self._key(index, row), None, "invalid", None, str(err)[:500]), SENT)
             return
         if prior == UNCONFIRMED:
@@ -482,15 +497,27 @@ class BulkSender:
             found = self.reconcile(prepared, since) if self.reconcile is not None else None
             if found is not None:
                 self._record(
-                    RowResult(index, prepared.key, prepared.masked_number, "skipped_already_sent", found,
-                              "sent by an earlier try (found in the broadcast list)"),
+                    RowResult(
+                        index,
+                        prepared.key,
+                        prepared.masked_number,
+                        "skipped_already_sent",
+                        found,
+                        "sent by an earlier try (found in the broadcast list)",
+                    ),
                     SENT,
                 )
                 return
             if not (self.resend_unconfirmed and self.reconcile is not None):
                 self._record(
-                    RowResult(index, prepared.key, prepared.masked_number, "in_doubt", None,
-                              "an earlier try stopped while this row was in flight; not sent again"),
+                    RowResult(
+                        index,
+                        prepared.key,
+                        prepared.masked_number,
+                        "in_doubt",
+                        None,
+                        "an earlier try stopped while this row was in flight; not sent again",
+                    ),
                     IN_DOUBT,
                 )
                 return
@@ -519,10 +546,13 @@ class BulkSender:
                 self._record(RowResult(index, key, None, "invalid", None, str(err)[:500]), SENT)
                 return
             self._record(
-                RowResult(index, key, prepared.masked_number, "skipped_already_sent", None,
-                          "sent by an earlier try"),
+                RowResult(
+                    index, key, prepared.masked_number, "skipped_already_sent", None, "sent by an earlier try"
+                ),
                 SENT,
             )
             return
         outcome = "in_doubt" if prior == IN_DOUBT else "failed"
-        self._record(RowResult(index, key, None, outcome, None, "reported by an earlier try; not sent again"), prior)
+        self._record(
+            RowResult(index, key, None, outcome, None, "reported by an earlier try; not sent again"), prior
+        )

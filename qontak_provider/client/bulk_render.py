@@ -164,7 +164,9 @@ class RowRenderer:
         try:
             params = self._params(row)
         except TemplateError as err:
-            raise QontakPayloadError("row", "values for every template placeholder", None, hint=str(err)) from err
+            raise QontakPayloadError(
+                "row", "values for every template placeholder", None, hint=str(err)
+            ) from err
         number = params.get("to_number")
         if number in (None, ""):
             column = self.number_column or " or ".join(DEFAULT_NUMBER_COLUMNS)
@@ -173,7 +175,9 @@ class RowRenderer:
             number = int(number)  # JSON / spreadsheets turn 6281234567890 into a float
         from qontak_provider.client.phone import normalize_phone
 
-        normalized = normalize_phone(str(number) if not isinstance(number, int) else number, self.default_region)
+        normalized = normalize_phone(
+            str(number) if not isinstance(number, int) else number, self.default_region
+        )
         name = params.get("to_name")
         name = normalized if name in (None, "") else str(name)
         request = build_direct_send(
@@ -197,7 +201,9 @@ class RowRenderer:
         if self.body_columns is not None:
             missing = [c for c in self.body_columns if c not in row]
             if missing:
-                raise QontakPayloadError("parameters.body", f"columns {self.body_columns}", f"missing {missing}")
+                raise QontakPayloadError(
+                    "parameters.body", f"columns {self.body_columns}", f"missing {missing}"
+                )
             params["body"] = [row[c] for c in self.body_columns]
         elif self._body is not None:
             params["body"] = self._body.render(row)
@@ -213,6 +219,8 @@ class RowRenderer:
                 raise QontakPayloadError("row_params", "a dict of send parameters", type(extra).__name__)
             unknown = set(extra) - _CALLABLE_KEYS
             if unknown:
-                raise QontakPayloadError("row_params", f"keys among {sorted(_CALLABLE_KEYS)}", sorted(unknown))
+                raise QontakPayloadError(
+                    "row_params", f"keys among {sorted(_CALLABLE_KEYS)}", sorted(unknown)
+                )
             params.update(extra)
         return params

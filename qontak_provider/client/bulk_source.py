@@ -64,7 +64,7 @@ def detect_format(path: object, explicit: str | None = None) -> str:
     )
 
 
-def _as_openable(path: str | os.PathLike[str] | Openable) -> Openable:
+def _as_openable(path: str | os.PathLike[str] | Openable) -> Any:
     if isinstance(path, (str, os.PathLike)):
         return Path(path)
     return path
@@ -119,7 +119,9 @@ def _iter_file(path: str | os.PathLike[str] | Openable, fmt: str) -> Iterator[di
             except json.JSONDecodeError as err:
                 raise ValueError(f"{path!s} line {line_no}: not valid JSON ({err.msg})") from err
             if not isinstance(value, dict):
-                raise ValueError(f"{path!s} line {line_no}: expected a JSON object, got {type(value).__name__}")
+                raise ValueError(
+                    f"{path!s} line {line_no}: expected a JSON object, got {type(value).__name__}"
+                )
             yield value
 
 

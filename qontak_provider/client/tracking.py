@@ -16,7 +16,8 @@ How one poll works (:func:`poll_steps`):
    :attr:`TrackingOptions.max_log_requests` in all).
 
 A broadcast is *settled* when every one of its messages reached the target status (``delivered`` counts
-``read`` too) or failed. A log that does not exist yet (``data: []``, all counters 0) is pending, not an error.
+``read`` too) or failed. A log that does not exist yet (``data: []``, all counters 0) is pending, not an
+error.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import math
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from qontak_provider.client.models import (
     Broadcast,
@@ -186,7 +187,7 @@ def counts_from_log(entries: Sequence[BroadcastLogEntry]) -> MessageStatusCount:
     return counts
 
 
-def parse_timestamp(value: Any) -> datetime | None:
+def parse_timestamp(value: Any) -> datetime | None:  # noqa: PLR0911 - one return per input shape
     """Parse a unix-seconds value (number or digit string) or an ISO 8601 text to an aware UTC datetime."""
     if value is None or isinstance(value, bool):
         return None
@@ -410,9 +411,7 @@ class DeliveryTracker:
     def failed_ratio(self) -> float:
         """Failed messages over all messages; a broadcast not seen yet counts as one message."""
         failed = sum(p.failed for p in self.broadcasts.values())
-        total = sum(
-            max(1, count_total(p.counts)) if p.counts else 1 for p in self.broadcasts.values()
-        )
+        total = sum(max(1, count_total(p.counts)) if p.counts else 1 for p in self.broadcasts.values())
         return failed / total if total else 0.0
 
     def outcome(self) -> Outcome:
@@ -450,9 +449,7 @@ class DeliveryTracker:
         Logs to read now: failed broadcasts without error texts yet, and when ``final`` (tracking is over)
         settled broadcasts whose status times are unknown, within ``max_log_requests``.
         """
-        failed = [
-            bid for bid, p in self.broadcasts.items() if p.failed and not p.log_read and not p.errors
-        ]
+        failed = [bid for bid, p in self.broadcasts.items() if p.failed and not p.log_read and not p.errors]
         if not final:
             return failed
         budget = max(0, self.options.max_log_requests - len(failed))
@@ -575,7 +572,7 @@ def poll_steps(tracker: DeliveryTracker, *, final_logs: bool = True) -> PollStep
         scan = tracker.list_scan()
         while scan.wants_more():
             page = yield ListPage()
-            if not scan.feed(page if isinstance(page, list) else None):
+            if not scan.feed(cast("list[Broadcast]", page) if isinstance(page, list) else None):
                 break
         leftover = scan.leftover()
         for bid in leftover:
@@ -590,7 +587,9 @@ def poll_steps(tracker: DeliveryTracker, *, final_logs: bool = True) -> PollStep
     final = tracker.outcome() != "pending"
     for bid in tracker.logs_wanted(final=final and final_logs):
         entries = yield GetLog(bid)
-        tracker.observe_log(bid, entries if isinstance(entries, list) else [])
+        tracker.observe_log(
+            bid, cast("list[BroadcastLogEntry]", entries) if isinstance(entries, list) else []
+        )
 
 
 def poll_backoff(

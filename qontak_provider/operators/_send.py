@@ -119,7 +119,9 @@ def decode_json_argument(field: str, value: Any) -> Any:
         try:
             return json.loads(value)
         except ValueError:
-            raise QontakPayloadError(field, "a list or mapping (or its JSON text)", "<invalid JSON text>") from None
+            raise QontakPayloadError(
+                field, "a list or mapping (or its JSON text)", "<invalid JSON text>"
+            ) from None
     return value
 
 
@@ -184,7 +186,9 @@ def prepare_direct_send(
     if payload is not None:
         payload = decode_json_argument("payload", payload)
         if not isinstance(payload, Mapping):
-            raise QontakPayloadError("payload", "the direct-send body as a dict", f"<{type(payload).__name__}>")
+            raise QontakPayloadError(
+                "payload", "the direct-send body as a dict", f"<{type(payload).__name__}>"
+            )
         conflicting = [
             name
             for name, value in (
@@ -206,12 +210,18 @@ def prepare_direct_send(
         data = dict(payload)
         if template_id is not None and data.get("message_template_id") != template_id:
             raise QontakPayloadError(
-                "template_id", f"the payload's message_template_id {data.get('message_template_id')!r}", template_id
+                "template_id",
+                f"the payload's message_template_id {data.get('message_template_id')!r}",
+                template_id,
             )
         for name, value in (("to_number", to_number), ("to_name", to_name)):
             if value is not None:
                 data[name] = value
-        channel = channel_integration_id or data.get("channel_integration_id") or hook.default_channel_integration_id
+        channel = (
+            channel_integration_id
+            or data.get("channel_integration_id")
+            or hook.default_channel_integration_id
+        )
         data["channel_integration_id"] = _channel_or_error(channel)
         request = normalize_payload(data, default_region=region)
         template = get_template(hook, request.message_template_id)
@@ -248,7 +258,7 @@ def _channel_or_error(channel: object) -> str:
 
 
 def payload_fingerprint(wire: Mapping[str, Any]) -> str:
-    """The SHA-256 of the canonical JSON of a wire payload: equal exactly when the same message would go out."""
+    """SHA-256 of the canonical JSON of a wire payload: equal exactly when the same message would go out."""
     canonical = json.dumps(wire, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

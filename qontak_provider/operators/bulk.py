@@ -211,7 +211,7 @@ class QontakBulkSendOperator(BaseOperator):
         return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
     def _store(self, context: Context) -> JournalStore:
-        store = context.get("task_state_store")  # type: ignore[misc]
+        store = context.get("task_state_store")
         if store is None:
             from qontak_provider.client.bulk_engine import MemoryStore
 
@@ -220,7 +220,7 @@ class QontakBulkSendOperator(BaseOperator):
                 "task would start over"
             )
             return MemoryStore()
-        return store  # type: ignore[no-any-return]
+        return store
 
     def _reconciler(self, template: Template) -> Callable[[PreparedRow, float | None], str | None]:
         """Find, in Qontak's broadcast list, the broadcast an earlier try made for a row (or ``None``)."""
@@ -248,7 +248,9 @@ class QontakBulkSendOperator(BaseOperator):
             nonlocal index
             if index is None:
                 index = build(since)
-                self.log.info("Reconciling unconfirmed rows against %d recent broadcasts", sum(map(len, index.values())))
+                self.log.info(
+                    "Reconciling unconfirmed rows against %d recent broadcasts", sum(map(len, index.values()))
+                )
             for broadcast in index.get(prepared.to_name, []):
                 if broadcast.id in claimed:
                     continue
@@ -265,7 +267,6 @@ class QontakBulkSendOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-        from qontak_provider.client.bulk_engine import BulkSender
         from qontak_provider.client.bulk_render import RowRenderer
         from qontak_provider.client.bulk_source import ResultWriter, iter_rows
 
@@ -389,7 +390,7 @@ class QontakBulkSendOperator(BaseOperator):
         )
 
     def on_row_result(self, result: Any) -> None:
-        """Called for every row's result (under the engine's lock); a hook for subclasses. Default: nothing."""
+        """Called with every row's result (under the engine's lock); a hook for subclasses."""
 
 
 def _epoch(value: str | None) -> float | None:
@@ -399,4 +400,3 @@ def _epoch(value: str | None) -> float | None:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
-

@@ -47,7 +47,7 @@ class _QontakBaseOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> QontakHook:
-        """The :class:`~qontak_provider.hooks.qontak.QontakHook` of ``qontak_conn_id`` (built on first use)."""
+        """The :class:`~qontak_provider.hooks.qontak.QontakHook` of ``qontak_conn_id``, built on first use."""
         from qontak_provider.hooks.qontak import QontakHook
 
         return QontakHook(qontak_conn_id=self.qontak_conn_id)
@@ -274,7 +274,9 @@ class QontakSendDirectOperator(_QontakBaseOperator):
         self.buttons = buttons
         self.payload = payload
         self.default_region = default_region
-        self.dry_run = dry_run
+        # Shadows BaseOperator.dry_run(), a template-rendering debug helper nothing in Airflow 3 calls; the
+        # argument name is what DAG authors expect.
+        self.dry_run = dry_run  # type: ignore[method-assign,assignment]
         self.on_send_in_doubt = on_send_in_doubt
 
     # ----------------------------------------------------------------------------------------------- build
@@ -351,7 +353,15 @@ class QontakSendDirectOperator(_QontakBaseOperator):
             if isinstance(record, dict) and record.get("state") == "sent" and record.get("broadcast_id"):
                 return self._reuse(record, request, template, fingerprint)
             if isinstance(record, dict) and record.get("state") == "attempting":
-                resolved = self._resolve_in_doubt(store, record, request, template, fingerprint, policy, None)
+                resolved = self._resolve_in_doubt(
+                    store,
+                    record=record,
+                    request=request,
+                    template=template,
+                    fingerprint=fingerprint,
+                    policy=policy,
+                    cause=None,
+                )
                 if resolved is not None:
                     return resolved
         return self._send(store, request, template, fingerprint, policy)
@@ -410,7 +420,15 @@ class QontakSendDirectOperator(_QontakBaseOperator):
             # QontakSendInDoubtError, or an answer we cannot read: the message may have gone out. The
             # "attempting" record stays, so a later retry knows as well.
             self.log.warning("The send to %s is in doubt: %s", mask_phone(request.to_number), err)
-            resolved = self._resolve_in_doubt(store, attempt, request, template, fingerprint, policy, err)
+            resolved = self._resolve_in_doubt(
+                store,
+                record=attempt,
+                request=request,
+                template=template,
+                fingerprint=fingerprint,
+                policy=policy,
+                cause=err,
+            )
             if resolved is not None:
                 return resolved
             return self._send(store, request, template, fingerprint, "fail")  # explicit "resend" only
@@ -453,6 +471,7 @@ class QontakSendDirectOperator(_QontakBaseOperator):
     def _resolve_in_doubt(
         self,
         store: Any,
+        *,
         record: dict[str, Any],
         request: DirectSendRequest,
         template: Template,
@@ -492,12 +511,15 @@ class QontakSendDirectOperator(_QontakBaseOperator):
             self.log.warning("%s on_send_in_doubt='resend': sending again; it may arrive twice.", doubt)
             return None
         if policy == "fail":
-            raise AirflowFailException(doubt + " It was NOT sent again (on_send_in_doubt='fail')." + how_to_check)
+            raise AirflowFailException(
+                doubt + " It was NOT sent again (on_send_in_doubt='fail')." + how_to_check
+            )
 
         # reconcile
         if record.get("fingerprint") != fingerprint:
             raise AirflowFailException(
-                doubt + " The arguments now render to a different message, so the broadcast list cannot prove "
+                doubt
+                + " The arguments now render to a different message, so the broadcast list cannot prove "
                 "what was sent; nothing was sent again." + how_to_check
             )
         started_at: datetime | None = parse_time(started)
@@ -513,7 +535,8 @@ class QontakSendDirectOperator(_QontakBaseOperator):
         if len(result.proven) > 1:
             ids = ", ".join(b.id for b in result.proven)
             raise AirflowFailException(
-                doubt + f" Several broadcasts match it ({ids}); not choosing one, nothing sent again."
+                doubt
+                + f" Several broadcasts match it ({ids}); not choosing one, nothing sent again."
                 + how_to_check
             )
         unproven = ""
@@ -524,7 +547,8 @@ class QontakSendDirectOperator(_QontakBaseOperator):
                 + "."
             )
         raise AirflowException(
-            doubt + f" Reconcile scanned {result.scanned} broadcast(s) and found none proven to be it."
+            doubt
+            + f" Reconcile scanned {result.scanned} broadcast(s) and found none proven to be it."
             + unproven
             + " Absence in the list is not proof (it can lag), so nothing was sent again; a retry reconciles "
             "again." + how_to_check

@@ -15,7 +15,6 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-
 from airflow.sdk import dag, task
 
 from qontak_provider.operators.qontak import QontakSendDirectOperator
@@ -68,9 +67,9 @@ def retry_send_dag() -> None:
     single = FailAfterSendOperator(
         task_id="send_then_fail", to_number="0812-3456-7101", to_name="Budi", **song, **retry
     )
-    mapped = FailAfterSendOperator.partial(task_id="send_then_fail_mapped", to_name="Budi", **song, **retry).expand(
-        to_number=["0812-3456-7102", "0812-3456-7103"]
-    )
+    mapped = FailAfterSendOperator.partial(
+        task_id="send_then_fail_mapped", to_name="Budi", **song, **retry
+    ).expand(to_number=["0812-3456-7102", "0812-3456-7103"])
     crash = CrashBeforeRecordOperator(
         task_id="crash_before_record",
         to_number="0812-3456-7104",

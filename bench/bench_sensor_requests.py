@@ -1,0 +1,124 @@
+"""How many API requests does waiting for 1,000 broadcasts cost? The sensor's plan vs. the naive one.
+
+Starts the sandbox in-process (``rate_limit=0``), sends 1,000 messages through the sync client, then polls
+them until all are delivered with three strategies, in lockstep on the same sandbox clock:
+
+* **sensor**: :func:`qontak_provider.client.tracking.poll_steps`, exactly what ``QontakBroadcastSensor``
+  and its trigger run (list pages for many broadcasts, details for few, logs only at the end);
+* **naive**: one ``GET /broadcasts/{id}/whatsapp/log`` per broadcast per poll;
+* **naive, skipping settled**: the same, but a broadcast is no longer polled once its log says delivered.
+
+The sandbox clock is moved forward by one poke interval between polls (``Sandbox.advance``), so every
+strategy sees the same statuses at each poll. Requests are counted with the sandbox's ``/_sandbox/stats``.
+
+Run: ``.venv/bin/python bench/bench_sensor_requests.py [--broadcasts 1000] [--step 30] [--interval 30]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from qontak_provider.client.models import BroadcastStatus
+from qontak_provider.client.sync import QontakClient
+from qontak_provider.client.tracking import DeliveryTracker, poll_steps
+from qontak_provider.sandbox import run_sandbox
+from qontak_provider.sensors.qontak import drive_sync
+
+TEMPLATE_ID = "d3e1083c-66ea-410b-b807-1d84182ffa82"  # song_recommendation, two body variables
+
+
+def payload(channel: str, index: int) -> dict[str, object]:
+    return {
+        "to_number": f"62812{index:08d}",
+        "to_name": f"Customer {index}",
+        "message_template_id": TEMPLATE_ID,
+        "channel_integration_id": channel,
+        "language": {"code": "id"},
+        "parameters": {
+            "body": [
+                {"key": "1", "value_text": f"Customer {index}", "value": "name"},
+                {"key": "2", "value_text": "Bohemian Rhapsody", "value": "song"},
+            ]
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--broadcasts", type=int, default=1000)
+    parser.add_argument("--step", type=float, default=30.0, help="sandbox seconds per status step")
+    parser.add_argument("--interval", type=float, default=30.0, help="poke interval (sandbox seconds)")
+    args = parser.parse_args()
+    logging.getLogger("qontak_provider").setLevel(logging.WARNING)  # one log line per send is noise here
+
+    with run_sandbox(rate_limit=0, step_seconds=args.step) as sandbox:
+        client = QontakClient(
+            sandbox.client_id, sandbox.client_secret, base_url=sandbox.url, rate_per_minute=0
+        )
+        started = time.perf_counter()
+        ids = [
+            client.send_direct(payload(sandbox.channel_integration_id, i)).id for i in range(args.broadcasts)
+        ]
+        print(f"sent {len(ids)} messages in {time.perf_counter() - started:.1f} s")
+
+        tracker = DeliveryTracker(ids)
+        naive_done: set[str] = set()
+        totals = {"sensor": 0, "naive": 0, "naive_skip": 0}
+        polls = {"sensor": 0, "naive": 0, "naive_skip": 0}
+        naive_finished = skip_finished = False
+
+        def counted(action: Callable[..., Any], *args: Any) -> tuple[Any, int]:
+            """Run ``action`` and return its result and the API requests the sandbox saw meanwhile."""
+            before = sandbox.stats()["total"]
+            result = action(*args)
+            return result, int(sandbox.stats()["total"] - before)
+
+        def naive_poll(skip_settled: bool) -> bool:
+            settled = 0
+            for bid in ids:
+                if skip_settled and bid in naive_done:
+                    settled += 1
+                    continue
+                entries = client.get_broadcast_log(bid)
+                if entries and all(
+                    e.broadcast_status.rank >= BroadcastStatus.DELIVERED.rank for e in entries
+                ):
+                    settled += 1
+                    if skip_settled:
+                        naive_done.add(bid)
+            return settled == len(ids)
+
+        for _tick in range(1000):
+            if tracker.outcome() == "pending":
+                _, made = counted(drive_sync, poll_steps(tracker), client)
+                totals["sensor"] += made
+                polls["sensor"] += 1
+            if not naive_finished:
+                naive_finished, made = counted(naive_poll, False)
+                totals["naive"] += made
+                polls["naive"] += 1
+            if not skip_finished:
+                skip_finished, made = counted(naive_poll, True)
+                totals["naive_skip"] += made
+                polls["naive_skip"] += 1
+            if tracker.outcome() != "pending" and naive_finished and skip_finished:
+                break
+            sandbox.advance(args.interval)
+        client.close()
+
+    assert tracker.outcome() == "success", tracker.summary_line()
+    print(f"tracked {len(ids)} broadcasts to 'delivered' ({tracker.summary_line()})")
+    print(f"sandbox step {args.step:g} s, poke interval {args.interval:g} s")
+    print(f"sensor strategy:          {totals['sensor']:>6} requests in {polls['sensor']} polls")
+    print(f"naive (log per broadcast): {totals['naive']:>5} requests in {polls['naive']} polls")
+    print(f"naive, skipping settled:  {totals['naive_skip']:>6} requests in {polls['naive_skip']} polls")
+    print(f"ratio naive / sensor:     {totals['naive'] / max(1, totals['sensor']):>6.1f}x")
+    print(f"ratio naive-skip / sensor:{totals['naive_skip'] / max(1, totals['sensor']):>6.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Airflow notifiers of the Qontak provider (see :mod:`qontak_provider.notifications.qontak`)."""

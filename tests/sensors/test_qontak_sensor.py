@@ -1,0 +1,153 @@
+"""QontakBroadcastSensor: poke, deferral, execute_complete, against the sandbox where it talks HTTP."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from airflow.sdk import PokeReturnValue
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, TaskDeferred
+
+from qontak_provider.sandbox import magic
+from qontak_provider.sensors.qontak import DEFERRAL_GRACE_SECONDS, QontakBroadcastSensor
+from qontak_provider.triggers.qontak import QontakBroadcastTrigger
+from tests.triggers.test_qontak_trigger import send
+
+pytestmark = pytest.mark.integration
+
+
+def sensor(**kwargs: Any) -> QontakBroadcastSensor:
+    kwargs.setdefault("task_id", "wait")
+    kwargs.setdefault("poke_interval", 0.1)
+    kwargs.setdefault("timeout", 30)
+    return QontakBroadcastSensor(**kwargs)
+
+
+def test_init_reads_nothing_and_validates(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_QONTAK_DEFAULT", raising=False)
+    task = sensor(broadcast_ids="{{ ti.xcom_pull('send') }}", qontak_conn_id="nowhere")
+    assert task.broadcast_ids == "{{ ti.xcom_pull('send') }}"  # templated, not resolved yet
+    assert set(task.template_fields) == {"broadcast_ids", "qontak_conn_id", "target_status"}
+    assert task.deferrable is False  # [operators] default_deferrable is false here
+    with pytest.raises(ValueError, match="max_failed_ratio"):
+        sensor(broadcast_ids="b", max_failed_ratio=2)
+
+
+def test_bad_ids_or_target_fail_without_retry() -> None:
+    with pytest.raises(AirflowFailException, match="broadcast_ids"):
+        sensor(broadcast_ids=[]).poke({})
+    with pytest.raises(AirflowFailException, match="target_status"):
+        sensor(broadcast_ids="b", target_status="seen").poke({})
+
+
+@pytest.mark.qontak_sandbox(clock="instant", rate_limit=0)
+def test_poke_returns_summary_for_every_xcom_shape(qontak_sandbox: Any) -> None:
+    one = send(qontak_sandbox, "6281234567890")
+    two = send(qontak_sandbox, "6281234567891")
+    for shape in (
+        {"broadcast_id": one},
+        [{"broadcast_id": one}, {"broadcast_id": two}],
+        {"broadcast_ids": [one, two]},
+    ):
+        result = sensor(broadcast_ids=shape, target_status="read").poke({})
+        assert isinstance(result, PokeReturnValue) and result.is_done
+        summary = result.xcom_value
+        assert summary["outcome"] == "success"
+        assert all(info["status"] == "read" for info in summary["broadcasts"].values())
+        assert all(info["status_times"]["read"] for info in summary["broadcasts"].values())
+
+
+@pytest.mark.qontak_sandbox(clock="slow", rate_limit=0)
+def test_poke_is_false_while_pending_and_timeout_names_the_broadcast(qontak_sandbox: Any) -> None:
+    bid = send(qontak_sandbox, "6281234567890")
+    task = sensor(broadcast_ids=bid, timeout=0.3)
+    assert task.poke({}) is False
+    with pytest.raises(AirflowSensorTimeout, match=f"still undelivered: {bid}"):
+        task.execute({})
+
+
+@pytest.mark.qontak_sandbox(clock="instant", rate_limit=0)
+def test_poke_fails_fast_on_a_failed_message(qontak_sandbox: Any) -> None:
+    bid = send(qontak_sandbox, magic.FAILS_UNDELIVERABLE)
+    with pytest.raises(AirflowFailException) as err:
+        sensor(broadcast_ids=bid).execute({})
+    assert magic.UNDELIVERABLE_ERROR_MESSAGE in str(err.value)
+    assert "62811*****001" in str(err.value) and magic.FAILS_UNDELIVERABLE not in str(err.value)
+
+
+@pytest.mark.qontak_sandbox(clock="instant", rate_limit=0)
+def test_tolerated_failures_return_the_summary(qontak_sandbox: Any) -> None:
+    bad = send(qontak_sandbox, magic.FAILS_UNDELIVERABLE)
+    good = send(qontak_sandbox, "6281234567890")
+    summary = sensor(broadcast_ids=[bad, good], max_failed_ratio=1.0).execute({})
+    assert summary["broadcasts"][bad]["status"] == "failed"
+    assert summary["broadcasts"][bad]["errors"][0]["error"] == magic.UNDELIVERABLE_ERROR_MESSAGE
+    assert summary["broadcasts"][good]["status"] == "read"
+    assert summary["failed_ids"] == [bad]
+
+
+@pytest.mark.qontak_sandbox(clock="instant", rate_limit=0)
+def test_unknown_broadcast_fails(qontak_sandbox: Any) -> None:
+    with pytest.raises(AirflowFailException, match="does not know broadcast"):
+        sensor(broadcast_ids="no-such-id").poke({})
+
+
+@pytest.mark.qontak_sandbox(clock="slow", rate_limit=0)
+def test_deferrable_pokes_once_then_defers_with_the_trigger(qontak_sandbox: Any) -> None:
+    bid = send(qontak_sandbox, "6281234567890")
+    task = sensor(
+        broadcast_ids={"broadcast_id": bid},
+        deferrable=True,
+        target_status="read",
+        max_failed_ratio=0.5,
+        qontak_conn_id="qontak_default",
+        poke_interval=7,
+        timeout=120,
+    )
+    before = time.time()
+    with pytest.raises(TaskDeferred) as deferred:
+        task.execute({})
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, QontakBroadcastTrigger)
+    assert deferred.value.method_name == "execute_complete"
+    assert deferred.value.timeout == timedelta(seconds=120 + 7 + DEFERRAL_GRACE_SECONDS)
+    _, kwargs = trigger.serialize()
+    assert kwargs["broadcast_ids"] == [bid]
+    assert kwargs["target_status"] == "read" and kwargs["max_failed_ratio"] == 0.5
+    assert kwargs["poke_interval"] == 7
+    assert before + 120 <= kwargs["end_time"] <= time.time() + 120
+    assert qontak_sandbox.stats()["by_endpoint"]["GET /broadcasts/{id}/whatsapp"] == {"200": 1}
+
+
+@pytest.mark.qontak_sandbox(clock="instant", rate_limit=0)
+def test_deferrable_does_not_defer_when_already_settled(qontak_sandbox: Any) -> None:
+    bid = send(qontak_sandbox, "6281234567890")
+    summary = sensor(broadcast_ids=bid, deferrable=True).execute({})
+    assert summary["broadcasts"][bid]["status"] == "read"
+
+
+def test_execute_complete_handles_every_event() -> None:
+    task = sensor(broadcast_ids="b")
+    summary = {"outcome": "success", "broadcasts": {"b": {"status": "delivered", "errors": []}}}
+    assert (
+        task.execute_complete({}, {"status": "success", "summary": summary, "summary_line": "1"}) == summary
+    )
+    with pytest.raises(AirflowFailException, match="Message undeliverable"):
+        task.execute_complete({}, {"status": "failed", "message": "b: (#131026) Message undeliverable"})
+    with pytest.raises(AirflowSensorTimeout, match="still unread: b"):
+        task.execute_complete({}, {"status": "timeout", "message": "still unread: b", "summary_line": "x"})
+    with pytest.raises(AirflowException, match="HTTP 401"):
+        task.execute_complete({}, {"status": "error", "message": "HTTP 401"})
+    with pytest.raises(AirflowException, match="without an event"):
+        task.execute_complete({}, None)
+
+
+def test_execute_complete_logs_tolerated_failures(capsys: pytest.CaptureFixture[str]) -> None:
+    task = sensor(broadcast_ids="b", max_failed_ratio=1.0)
+    summary = {
+        "broadcasts": {"b": {"status": "failed", "errors": [{"recipient": "62811*****001", "error": "x"}]}}
+    }
+    task.execute_complete({}, {"status": "success", "summary": summary})
+    assert "Broadcast b failed for 62811*****001: x" in capsys.readouterr().out

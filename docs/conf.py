@@ -7,11 +7,15 @@ import sys
 
 sys.path.insert(0, os.path.abspath(".."))
 
-from qontak_provider import __version__  # noqa: E402
+# Import FastAPI (the sandbox's framework) before autodoc starts: its pydantic models fail to build when
+# first imported from inside autodoc's import machinery.
+import fastapi  # noqa: F401
+
+from qontak_provider import __version__
 
 project = "airflow-provider-qontak"
 author = "airflow-provider-qontak developers"
-copyright = "2026, airflow-provider-qontak developers"  # noqa: A001
+copyright = "2026, airflow-provider-qontak developers"
 version = release = __version__
 
 extensions = [
@@ -24,7 +28,7 @@ autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "show-inheritance": True}
 # Airflow's own classes are documented upstream; do not fail on their docstrings' cross-references.
 nitpicky = False
-suppress_warnings = ["ref.ref"]
+suppress_warnings: list[str] = []
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
 html_static_path: list[str] = []

@@ -46,7 +46,7 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": "qontak_provider.hooks.qontak.QontakHook",
                 "hook-name": "Qontak",
                 "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port", "extra"],
+                    "hidden-fields": ["schema", "port"],
                     "relabeling": {
                         "host": "Base URL",
                         "login": "Client ID",

@@ -138,6 +138,14 @@ def _quote_value(value: str | int | float | bool) -> str:
     return quote(text, safe=":,@")
 
 
+def channel_query(target_channel: str | None, include_inactive: bool) -> Query:
+    """Query of ``GET /integrations``: optional channel kind, and ``all=true`` to include inactive ones."""
+    query: list[tuple[str, QueryValue]] = [("target_channel", target_channel)]
+    if include_inactive:
+        query.append(("all", True))
+    return query
+
+
 def path_segment(value: str) -> str:
     """Quote an id for use as one path segment, so an id can never change the path."""
     if not str(value):

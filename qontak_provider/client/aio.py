@@ -25,6 +25,7 @@ from qontak_provider.client._transport import (
     QueryValue,
     RawResponse,
     Wait,
+    channel_query,
     direct_send_body,
     log_attempt,
     parse_model,
@@ -218,9 +219,13 @@ class AsyncQontakClient(ClientCore):
 
     # --------------------------------------------------------------------------------------------- channels
 
-    async def list_channels(self, target_channel: str | None = None) -> list[ChannelIntegration]:
+    async def list_channels(
+        self, target_channel: str | None = None, *, include_inactive: bool = False
+    ) -> list[ChannelIntegration]:
         """Return every channel integration (all pages); see ``QontakClient.list_channels``."""
-        return await self._list("integrations", [("target_channel", target_channel)], ChannelIntegration)
+        return await self._list(
+            "integrations", channel_query(target_channel, include_inactive), ChannelIntegration
+        )
 
     async def get_channel(self, channel_id: str) -> ChannelIntegration:
         """Return one channel integration by id."""

@@ -25,6 +25,7 @@ from qontak_provider.client._transport import (
     QueryValue,
     RawResponse,
     Wait,
+    channel_query,
     direct_send_body,
     log_attempt,
     parse_model,
@@ -250,13 +251,17 @@ class QontakClient(ClientCore):
 
     # --------------------------------------------------------------------------------------------- channels
 
-    def list_channels(self, target_channel: str | None = None) -> list[ChannelIntegration]:
+    def list_channels(
+        self, target_channel: str | None = None, *, include_inactive: bool = False
+    ) -> list[ChannelIntegration]:
         """
         Return every channel integration (all pages).
 
         :param target_channel: only this channel type, e.g. ``wa`` (on-premise WABA) or ``wa_cloud``.
+        :param include_inactive: also inactive integrations (Qontak's ``all=true``); by default only the
+            active ones, which is what Qontak lists without the flag.
         """
-        return self._list("integrations", [("target_channel", target_channel)], ChannelIntegration)
+        return self._list("integrations", channel_query(target_channel, include_inactive), ChannelIntegration)
 
     def get_channel(self, channel_id: str) -> ChannelIntegration:
         """Return one channel integration by id."""

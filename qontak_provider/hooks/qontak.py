@@ -235,13 +235,16 @@ class QontakHook(BaseHook):
 
     # ------------------------------------------------------------------------------------------- endpoints
 
-    def list_channels(self, target_channel: str | None = None) -> list[ChannelIntegration]:
+    def list_channels(
+        self, target_channel: str | None = None, *, include_inactive: bool = False
+    ) -> list[ChannelIntegration]:
         """
         List channel integrations (every page).
 
         :param target_channel: only this channel kind, e.g. ``wa_cloud`` or ``wa``.
+        :param include_inactive: also list inactive integrations.
         """
-        return self.client.list_channels(target_channel=target_channel)
+        return self.client.list_channels(target_channel=target_channel, include_inactive=include_inactive)
 
     def list_templates(
         self,

@@ -89,16 +89,9 @@ class QontakListChannelsOperator(_QontakBaseOperator):
     def execute(self, context: Context) -> list[dict[str, Any]]:
         include_inactive = _as_bool("include_inactive", self.include_inactive)
         target = self.target_channel or None
-        if include_inactive:
-            # The API lists only active integrations unless asked with ``all=true`` (the official SDK's
-            # ``all`` flag); the client's list_channels has no such switch yet, so ask through its lister.
-            from qontak_provider.client.models import ChannelIntegration
-
-            channels = self.hook.client._list(
-                "integrations", [("target_channel", target), ("all", True)], ChannelIntegration
-            )
-        else:
-            channels = [c for c in self.hook.list_channels(target_channel=target) if c.is_active]
+        channels = self.hook.list_channels(target_channel=target, include_inactive=include_inactive)
+        if not include_inactive:
+            channels = [c for c in channels if c.is_active]
         self.log.info(
             "Found %d channel integration(s)%s%s.",
             len(channels),

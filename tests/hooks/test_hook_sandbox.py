@@ -98,3 +98,12 @@ def test_canary_secret_never_reaches_logs_reprs_or_errors(qontak_sandbox, monkey
     texts += [str(excinfo.value), repr(excinfo.value)]
     texts += [record.getMessage() for record in caplog.records]
     assert all(canary not in text for text in texts)
+
+
+def test_inactive_channels_only_on_request(qontak_sandbox):
+    hook = QontakHook()
+    active = hook.list_channels()
+    everything = hook.list_channels(include_inactive=True)
+    assert all(c.is_active for c in active)
+    assert any(not c.is_active for c in everything)
+    assert {c.id for c in active} < {c.id for c in everything}

@@ -363,6 +363,15 @@ class SharedPacer:
         with self._lock:
             return self.pacer.reserve()
 
+    @property
+    def pauses(self) -> int:
+        with self._lock:
+            return self.pacer.pauses
+
+    def paused_for(self) -> float:
+        with self._lock:
+            return self.pacer.paused_for()
+
     def slow_down(self, seconds: float) -> None:
         with self._lock:
             self.pacer.slow_down(seconds)
@@ -389,9 +398,16 @@ def request_flow(
     while True:
         attempt += 1
         if call.kind == "send" and pacer is not None:
-            wait = pacer.reserve()
-            if wait > 0:
+            while True:
+                pauses = pacer.pauses  # read before booking: a pause the booking already saw is no news
+                wait = pacer.reserve()
+                if wait <= 0:
+                    break
                 yield Wait(wait)
+                # Another sender's 429 while this one slept: its slot now lies inside the new pause, and
+                # using it would only draw a 429 of its own, so book a new slot after the pause instead.
+                if pacer.pauses == pauses or pacer.paused_for() <= 0:
+                    break
         # Signed per attempt: a retry after a long backoff must not reuse a stale Date.
         headers = {**base_headers(call), **credentials.sign(call.method, call.path, now())}
         result = yield Attempt(attempt, headers)

@@ -112,6 +112,18 @@ def _positive_number(extra: Mapping[str, Any], key: str, default: float, conn_id
     return value
 
 
+def _client_arguments(config: QontakConnectionConfig) -> dict[str, Any]:
+    """Keyword arguments shared by the sync and async clients built from one connection."""
+    return {
+        "client_id": config.client_id,
+        "client_secret": config.client_secret,
+        "base_url": config.base_url,
+        "timeout": config.timeout,
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "rate_per_minute": config.rate_per_minute,
+    }
+
+
 class QontakHook(BaseHook):
     """
     Interact with the Mekari Qontak Chat WhatsApp API through Mekari's HMAC-signed gateway.
@@ -193,15 +205,7 @@ class QontakHook(BaseHook):
         """The synchronous client: one pooled :class:`requests.Session`, paced sends."""
         from qontak_provider.client.sync import QontakClient
 
-        config = self.config
-        return QontakClient(
-            config.client_id,
-            config.client_secret,
-            base_url=config.base_url,
-            timeout=config.timeout,
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            rate_per_minute=config.rate_per_minute,
-        )
+        return QontakClient(**_client_arguments(self.config))
 
     def get_conn(self) -> QontakClient:
         """Return the synchronous client (the conventional hook accessor)."""
@@ -223,15 +227,7 @@ class QontakHook(BaseHook):
         """
         from qontak_provider.client.aio import AsyncQontakClient
 
-        config = await self.aget_config()
-        return AsyncQontakClient(
-            config.client_id,
-            config.client_secret,
-            base_url=config.base_url,
-            timeout=config.timeout,
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            rate_per_minute=config.rate_per_minute,
-        )
+        return AsyncQontakClient(**_client_arguments(await self.aget_config()))
 
     # ------------------------------------------------------------------------------------------- endpoints
 

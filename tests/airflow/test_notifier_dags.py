@@ -41,8 +41,9 @@ def test_failing_task_notifies_exactly_once(run_dag: RunDag, qontak_sandbox: Any
 
 
 def test_failed_notification_does_not_hide_the_task_outcome(run_dag: RunDag, qontak_sandbox: Any) -> None:
-    # No alert template in the sandbox: the notifier fails, logs it, and the run is still just "failed"
-    # because of the task, not because of the callback.
+    # The sandbox no longer knows the connection's credentials: the notifier fails, logs it, and the run is
+    # still just "failed" because of the task, not because of the callback.
+    qontak_sandbox.update_settings(credentials={"someone-else": "another-secret"})
     result = run_dag("test_notifier_task_failure", dags_folder=TEST_DAGS)
     output = result.stdout + result.stderr
     assert result.returncode != 0, output_of(result)

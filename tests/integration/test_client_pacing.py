@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import threading
@@ -14,6 +15,7 @@ import pytest
 from faultserver import FakeTime, FaultServer, broadcast, error, ok, open_client
 
 from qontak_provider.client.aio import AsyncQontakClient
+from qontak_provider.client.policy import PACING_SAFETY_MARGIN
 from qontak_provider.client.sync import QontakClient
 
 pytestmark = pytest.mark.integration
@@ -49,7 +51,8 @@ def test_five_sends_at_600_per_minute_take_0_4_s_on_the_injected_clock(kind, ser
     finally:
         facade.close()
     assert len(server.requests) == 5
-    assert fake.sleeps == pytest.approx([0.1] * 4)  # first send immediate, then evenly spaced
+    # first send immediate, then evenly spaced (0.1 s plus the pacer's safety margin)
+    assert fake.sleeps == pytest.approx([0.1 * (1 + PACING_SAFETY_MARGIN)] * 4)
 
 
 def test_five_sends_at_600_per_minute_take_0_4_s_of_real_time(kind, server) -> None:
@@ -145,3 +148,24 @@ def test_a_429_pauses_every_sender_for_the_announced_reset(server) -> None:
     limited, *rest = sorted(server.requests, key=lambda r: r.at)
     assert len(rest) == 2
     assert all(r.at - limited.at >= 0.3 - SLACK for r in rest), [r.at - limited.at for r in rest]
+
+
+def test_a_sender_that_booked_its_slot_before_a_429_waits_for_the_pause(server) -> None:
+    # Sender B books the slot 0.1 s after sender A's; A's 429 (reset 0.5 s) arrives while B sleeps. B must
+    # not use its stale slot (a certain 429 against a real limit) but start after the pause.
+    # The 429 is answered 50 ms late, so B has surely booked its slot before the pause is known.
+    server.script(dataclasses.replace(error(429, "Too many requests", "rate_limit_reset: 0.5"), delay=0.05))
+    client = QontakClient(
+        "fault-client", "canary-SECRET-9f2c1d", base_url=server.url, rate_per_minute=600, random=lambda: 0.0
+    )
+    first = threading.Thread(target=client.send_direct, args=(PAYLOAD,))
+    first.start()
+    deadline = time.monotonic() + 5
+    while not server.requests and time.monotonic() < deadline:
+        time.sleep(0.002)
+    client.send_direct(PAYLOAD)  # booked now, ~0.1 s after A's slot, i.e. before A's 429 pause is known
+    first.join()
+    client.close()
+    limited, *rest = sorted(server.requests, key=lambda r: r.at)
+    assert len(rest) == 2
+    assert all(r.at - limited.at >= 0.5 - SLACK for r in rest), [r.at - limited.at for r in rest]

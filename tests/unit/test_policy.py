@@ -17,6 +17,7 @@ from qontak_provider.client.errors import (
     QontakValidationError,
 )
 from qontak_provider.client.policy import (
+    PACING_SAFETY_MARGIN,
     Decision,
     FailureKind,
     HttpOutcome,
@@ -335,13 +336,13 @@ class FakeClock:
 class TestPacer:
     def test_first_send_is_immediate_then_slots_are_evenly_spaced(self) -> None:
         clock = FakeClock()
-        pacer = Pacer(60, clock)
+        pacer = Pacer(60, clock, safety_margin=0)
         assert pacer.interval == 1.0
         assert [pacer.reserve() for _ in range(4)] == [0.0, 1.0, 2.0, 3.0]
 
     def test_waits_shrink_as_time_passes_and_idle_time_is_not_banked(self) -> None:
         clock = FakeClock()
-        pacer = Pacer(600, clock)  # 0.1 s apart
+        pacer = Pacer(600, clock, safety_margin=0)  # 0.1 s apart
         assert pacer.reserve() == 0.0
         clock.t += 0.04
         assert pacer.reserve() == pytest.approx(0.06)
@@ -351,7 +352,7 @@ class TestPacer:
 
     def test_five_sends_at_600_per_minute_span_0_4_s(self) -> None:
         clock = FakeClock()
-        pacer = Pacer(600, clock)
+        pacer = Pacer(600, clock, safety_margin=0)
         total = 0.0
         for _ in range(5):
             wait = pacer.reserve()
@@ -371,11 +372,57 @@ class TestPacer:
 
     def test_slow_down_delays_every_following_send(self) -> None:
         clock = FakeClock()
-        pacer = Pacer(60, clock)
+        pacer = Pacer(60, clock, safety_margin=0)
         assert pacer.reserve() == 0.0
         pacer.slow_down(10)
         assert pacer.reserve() == 10.0
         assert pacer.reserve() == 11.0  # spacing resumes after the pause
+
+    def test_default_spacing_includes_the_safety_margin(self) -> None:
+        pacer = Pacer(600, FakeClock())
+        assert PACING_SAFETY_MARGIN >= 0.01  # a margin well below 1 % would not absorb one late arrival
+        assert pacer.interval == pytest.approx(0.1 * (1 + PACING_SAFETY_MARGIN))
+        # ... and stays small enough to keep >= 97 % of the configured rate.
+        assert 60 / pacer.interval / 600 >= 0.97
+
+    @staticmethod
+    def _arrivals(pacer: Pacer, clock: FakeClock, n: int, late: dict[int, float]) -> list[float]:
+        """Slot times of ``n`` sends, each arriving at its slot plus ``late[i]`` seconds."""
+        slots = []
+        for _ in range(n):
+            clock.t += pacer.reserve()
+            slots.append(clock.t)
+        return sorted(t + late.get(i, 0.0) for i, t in enumerate(slots))
+
+    @staticmethod
+    def _refused(arrivals: list[float], limit: int, window: float) -> int:
+        """429s of a sliding-window server (``(now - window, now]``, refused requests use no slot)."""
+        accepted: list[float] = []
+        refused = 0
+        for at in arrivals:
+            if sum(1 for t in accepted if t > at - window) >= limit:
+                refused += 1
+            else:
+                accepted.append(at)
+        return refused
+
+    @pytest.mark.parametrize("rate", [594, 600])
+    def test_late_arrivals_at_the_servers_rate_draw_no_429(self, rate: int) -> None:
+        # Server: 100 per 10 s (600/min). The first sends of 8 concurrent senders each open a new pooled
+        # connection and arrive late, as do a few later ones (scheduling): with exact spacing those late
+        # arrivals still count 10 s later and a 101st request lands in a window; the margin absorbs them.
+        late = {i: 0.15 for i in range(1, 8)} | {140: 0.12, 141: 0.15}
+        clock = FakeClock()
+        assert self._refused(self._arrivals(Pacer(rate, clock), clock, 300, late), 100, 10.0) == 0
+        clock = FakeClock()
+        exact = self._arrivals(Pacer(rate, clock, safety_margin=0), clock, 300, late)
+        assert self._refused(exact, 100, 10.0) > 0  # the failure the margin exists for
+
+    def test_safety_margin_is_validated(self) -> None:
+        with pytest.raises(ValueError):
+            Pacer(60, FakeClock(), safety_margin=-0.1)
+        with pytest.raises(ValueError):
+            Pacer(60, FakeClock(), safety_margin=1.0)
 
     def test_slow_down_applies_even_when_pacing_is_disabled(self) -> None:
         clock = FakeClock()
@@ -391,6 +438,29 @@ class TestPacer:
         pacer.slow_down(2)
         pacer.pause_until(clock.t + 1)
         assert pacer.reserve() == 10.0
+
+    def test_paused_for_counts_down_the_pause(self) -> None:
+        clock = FakeClock()
+        pacer = Pacer(60, clock)
+        assert pacer.paused_for() == 0.0
+        pacer.slow_down(3)
+        assert pacer.paused_for() == 3.0
+        clock.t += 2
+        assert pacer.paused_for() == pytest.approx(1.0)
+        clock.t += 5
+        assert pacer.paused_for() == 0.0
+
+    def test_pauses_counts_only_pauses_that_start_or_extend(self) -> None:
+        clock = FakeClock()
+        pacer = Pacer(60, clock)
+        assert pacer.pauses == 0
+        pacer.slow_down(10)
+        assert pacer.pauses == 1
+        pacer.slow_down(2)  # inside the current pause: no news for a waking sender
+        pacer.slow_down(0)
+        assert pacer.pauses == 1
+        pacer.slow_down(20)
+        assert pacer.pauses == 2
 
     def test_negative_slow_down_is_ignored(self) -> None:
         clock = FakeClock()

@@ -12,9 +12,10 @@ from tests.airflow.conftest import AIRFLOW, TEST_DAGS, airflow_env, assert_dag_o
 pytestmark = pytest.mark.airflow
 
 
-def test_airflow_providers_list_shows_the_provider(airflow_home):
+def _airflow_json(airflow_home, *args):
+    """Run an ``airflow`` CLI command with ``--output json`` and return its parsed output."""
     result = subprocess.run(
-        [AIRFLOW, "providers", "list", "--output", "json"],
+        [AIRFLOW, *args, "--output", "json"],
         env=airflow_env(airflow_home),
         capture_output=True,
         text=True,
@@ -22,21 +23,16 @@ def test_airflow_providers_list_shows_the_provider(airflow_home):
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    names = {p["package_name"] for p in json.loads(result.stdout)}
+    return json.loads(result.stdout)
+
+
+def test_airflow_providers_list_shows_the_provider(airflow_home):
+    names = {p["package_name"] for p in _airflow_json(airflow_home, "providers", "list")}
     assert "airflow-provider-qontak" in names
 
 
 def test_airflow_providers_hooks_imports_the_hook(airflow_home):
-    result = subprocess.run(
-        [AIRFLOW, "providers", "hooks", "--output", "json"],
-        env=airflow_env(airflow_home),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    hooks = {h["connection_type"]: h for h in json.loads(result.stdout)}
+    hooks = {h["connection_type"]: h for h in _airflow_json(airflow_home, "providers", "hooks")}
     assert hooks["qontak"]["class"] == "qontak_provider.hooks.qontak.QontakHook"
     assert hooks["qontak"]["conn_id_attribute_name"] == "qontak_conn_id"
 

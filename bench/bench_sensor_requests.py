@@ -24,9 +24,8 @@ from typing import Any
 
 from qontak_provider.client.models import BroadcastStatus
 from qontak_provider.client.sync import QontakClient
-from qontak_provider.client.tracking import DeliveryTracker, poll_steps
+from qontak_provider.client.tracking import DeliveryTracker, drive_sync, poll_steps
 from qontak_provider.sandbox import run_sandbox
-from qontak_provider.sensors.qontak import drive_sync
 
 TEMPLATE_ID = "d3e1083c-66ea-410b-b807-1d84182ffa82"  # song_recommendation, two body variables
 

@@ -16,25 +16,9 @@ from typing import Any
 
 import httpx
 
-from qontak_provider.client._transport import (
-    DEFAULT_PAGE_SIZE,
-    Attempt,
-    Call,
-    ClientCore,
-    Paginator,
-    QueryValue,
-    RawResponse,
-    Wait,
-    channel_query,
-    direct_send_body,
-    log_attempt,
-    parse_model,
-    path_segment,
-    pick_template,
-    select_templates,
-    unwrap,
-    utcnow,
-)
+from qontak_provider.client.core import MAX_IDLE_REUSE_SECONDS, ClientCore
+from qontak_provider.client.flow import Attempt, Wait, log_attempt
+from qontak_provider.client.lookup import pick_template, select_channels, select_templates
 from qontak_provider.client.models import (
     DEFAULT_BASE_URL,
     Broadcast,
@@ -44,8 +28,12 @@ from qontak_provider.client.models import (
     Pagination,
     Template,
 )
+from qontak_provider.client.paging import DEFAULT_PAGE_SIZE, Paginator
+from qontak_provider.client.payload import direct_send_body
 from qontak_provider.client.policy import FailureKind, RetryPolicy, TransportOutcome
 from qontak_provider.client.sync import POOL_MAXSIZE
+from qontak_provider.client.timestamps import utcnow
+from qontak_provider.client.wire import Call, QueryValue, RawResponse, parse_model, unwrap
 
 
 def classify_httpx_error(err: httpx.HTTPError) -> TransportOutcome:
@@ -130,7 +118,12 @@ class AsyncQontakClient(ClientCore):
         if http_client is None:
             http_client = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
-                limits=httpx.Limits(max_connections=POOL_MAXSIZE, max_keepalive_connections=POOL_MAXSIZE),
+                # keepalive_expiry: never reuse a connection idle too long (see MAX_IDLE_REUSE_SECONDS).
+                limits=httpx.Limits(
+                    max_connections=POOL_MAXSIZE,
+                    max_keepalive_connections=POOL_MAXSIZE,
+                    keepalive_expiry=MAX_IDLE_REUSE_SECONDS,
+                ),
                 # A redirect would replay the signature against another path (and could repeat a send).
                 follow_redirects=False,
             )
@@ -174,6 +167,7 @@ class AsyncQontakClient(ClientCore):
             content=response.content,
             date=response.headers.get("Date"),
             retry_after=response.headers.get("Retry-After"),
+            request_id=response.headers.get("X-Request-Id"),
         )
         self._observe(call, raw, time.perf_counter() - started, step.number)
         return raw
@@ -193,29 +187,30 @@ class AsyncQontakClient(ClientCore):
                 return done.value
 
     async def _get(
-        self, endpoint: str, query: Any = None
+        self, endpoint: str, query: Any = None, target: str | None = None
     ) -> tuple[Call, RawResponse, Any, Pagination | None]:
-        call = self._call("GET", endpoint, query=query)
+        call = self._call("GET", endpoint, query=query, target=target)
         response = await self._execute(call)
         data, pagination = unwrap(call, response)
         return call, response, data, pagination
 
-    async def _get_one(self, endpoint: str, model: Any) -> Any:
-        call, response, data, _ = await self._get(endpoint)
-        return parse_model(call, response.status, model, data)
+    async def _get_one(self, lookup: tuple[str, str], model: Any) -> Any:
+        endpoint, target = lookup
+        call, response, data, _ = await self._get(endpoint, target=target)
+        return parse_model(call, response, model, data)
 
     async def _iter_pages(
-        self, endpoint: str, query: Any, model: Any
-    ) -> AsyncIterator[tuple[list[Any], Pagination]]:
+        self, endpoint: str, query: Any, model: Any, target: str | None = None
+    ) -> AsyncIterator[tuple[list[Any], Pagination | None]]:
         pager = Paginator(query, self.page_size)
         while (page_query := pager.next_query()) is not None:
-            call, response, data, pagination = await self._get(endpoint, page_query)
+            call, response, data, pagination = await self._get(endpoint, page_query, target)
             items = pager.feed(data, pagination)
-            parsed = [parse_model(call, response.status, model, item) for item in items]
-            yield parsed, pagination or Pagination(offset=1, limit=len(parsed), total=len(parsed))
+            if items:  # the empty page that proves the end is not a page of results
+                yield [parse_model(call, response, model, item) for item in items], pagination
 
-    async def _list(self, endpoint: str, query: Any, model: Any) -> list[Any]:
-        return [item async for page, _ in self._iter_pages(endpoint, query, model) for item in page]
+    async def _list(self, endpoint: str, query: Any, model: Any, target: str | None = None) -> list[Any]:
+        return [item async for page, _ in self._iter_pages(endpoint, query, model, target) for item in page]
 
     # --------------------------------------------------------------------------------------------- channels
 
@@ -223,13 +218,16 @@ class AsyncQontakClient(ClientCore):
         self, target_channel: str | None = None, *, include_inactive: bool = False
     ) -> list[ChannelIntegration]:
         """Return every channel integration (all pages); see ``QontakClient.list_channels``."""
-        return await self._list(
-            "integrations", channel_query(target_channel, include_inactive), ChannelIntegration
+        channels = await self._list(
+            "integrations", self._channels_query(target_channel, include_inactive), ChannelIntegration
         )
+        return select_channels(channels, target_channel=target_channel, include_inactive=include_inactive)
 
     async def get_channel(self, channel_id: str) -> ChannelIntegration:
         """Return one channel integration by id."""
-        return await self._get_one(f"integrations/{path_segment(channel_id)}", ChannelIntegration)
+        return await self._get_one(
+            self._one("channel integration", "integrations/{}", channel_id), ChannelIntegration
+        )
 
     # -------------------------------------------------------------------------------------------- templates
 
@@ -246,15 +244,15 @@ class AsyncQontakClient(ClientCore):
         templates = await self._list(
             "templates/whatsapp", self._templates_query(status, category, query), Template
         )
-        return select_templates(templates, name, language)
+        return select_templates(templates, name=name, language=language, status=status, category=category)
 
     async def get_template(self, template_id: str) -> Template:
         """Return one WhatsApp template by id."""
-        return await self._get_one(f"templates/{path_segment(template_id)}/whatsapp", Template)
+        return await self._get_one(self._one("template", "templates/{}/whatsapp", template_id), Template)
 
     async def find_template(self, name: str, language: str | None = None) -> Template:
         """Return the template called ``name`` (in ``language``); see ``QontakClient.find_template``."""
-        return pick_template(await self.list_templates(), name, language)
+        return pick_template(await self.list_templates(name=name), name, language)
 
     # ------------------------------------------------------------------------------------------- broadcasts
 
@@ -268,21 +266,20 @@ class AsyncQontakClient(ClientCore):
         call = self._call("POST", "broadcasts/whatsapp/direct", body=direct_send_body(payload), kind="send")
         response = await self._execute(call)
         data, _ = unwrap(call, response)
-        return parse_model(call, response.status, Broadcast, data)
+        return parse_model(call, response, Broadcast, data)
 
     async def get_broadcast(self, broadcast_id: str) -> Broadcast:
         """Return one broadcast (with its ``message_status_count``)."""
-        return await self._get_one(f"broadcasts/{path_segment(broadcast_id)}/whatsapp", Broadcast)
+        return await self._get_one(self._one("broadcast", "broadcasts/{}/whatsapp", broadcast_id), Broadcast)
 
     async def get_broadcast_log(self, broadcast_id: str) -> list[BroadcastLogEntry]:
         """Return the per-recipient log of a broadcast (all pages)."""
-        return await self._list(
-            f"broadcasts/{path_segment(broadcast_id)}/whatsapp/log", None, BroadcastLogEntry
-        )
+        endpoint, target = self._one("broadcast", "broadcasts/{}/whatsapp/log", broadcast_id)
+        return await self._list(endpoint, None, BroadcastLogEntry, target)
 
     def iter_broadcast_pages(
         self, **filters: QueryValue
-    ) -> AsyncIterator[tuple[list[Broadcast], Pagination]]:
+    ) -> AsyncIterator[tuple[list[Broadcast], Pagination | None]]:
         """Yield the broadcasts page by page (``async for``); see ``QontakClient.iter_broadcast_pages``."""
         return self._iter_pages("broadcasts/whatsapp", self._filters_query(filters), Broadcast)
 

@@ -11,7 +11,7 @@ import re
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 #: Path prefix of every Qontak Chat endpoint on the Mekari gateway.
 API_PREFIX = "/qontak/chat/v1"
@@ -279,12 +279,30 @@ class DirectSendRequest(_Strict):
     channel_integration_id: str
     language: Language
     parameters: SendParameters = Field(default_factory=SendParameters)
+    #: The payload the caller wrote, when there was one: its key order is kept on the wire.
+    _written: Any = PrivateAttr(default=None)
+
+    def keep_order_of(self, written: Any) -> DirectSendRequest:
+        """Remember ``written`` (the caller's payload) so :meth:`to_wire` lays keys out in its order."""
+        self._written = written
+        return self
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON body: fields the caller left unset stay absent, so a seed payload round-trips verbatim.
 
         Fields set to ``None`` are left out as well: the API schema allows no ``null`` anywhere in this body.
+        Keys follow the order of the payload the caller wrote, when there was one (we promise "verbatim").
         """
         wire = self.model_dump(mode="json", exclude_unset=True, exclude_none=True)
         wire.setdefault("parameters", {})  # required by the schema even for templates without variables
-        return wire
+        return _ordered_like(wire, self._written) if self._written is not None else wire
+
+
+def _ordered_like(value: Any, written: Any) -> Any:
+    """``value`` with its dict keys in the order of ``written`` (recursively); new keys keep their place."""
+    if isinstance(value, dict) and isinstance(written, dict):
+        keys = [k for k in written if k in value] + [k for k in value if k not in written]
+        return {k: _ordered_like(value[k], written.get(k)) for k in keys}
+    if isinstance(value, list) and isinstance(written, list):
+        return [_ordered_like(v, written[i] if i < len(written) else None) for i, v in enumerate(value)]
+    return value

@@ -23,7 +23,13 @@ from qontak_provider.client.errors import QontakPayloadError
 from qontak_provider.client.models import DirectSendRequest, Template, TemplateStatus
 from qontak_provider.client.phone import is_normalized_phone, mask_phone, normalize_phone
 
-__all__ = ["build_direct_send", "normalize_payload", "validate_against_template"]
+__all__ = [
+    "build_direct_send",
+    "direct_send_body",
+    "normalize_payload",
+    "parse_payload",
+    "validate_against_template",
+]
 
 # WhatsApp refuses template parameters with new lines, tabs or more than four consecutive spaces
 # (Cloud API error 132018); catching it here saves a send that would fail in the broadcast log.
@@ -304,7 +310,7 @@ def normalize_payload(
     if "to_number" in data:
         # Always through normalize_phone, which refuses wrong types: the model would turn bytes into text.
         data["to_number"] = normalize_phone(data["to_number"], default_region)
-    return _validate_model(data)
+    return _validate_model(data).keep_order_of(data)
 
 
 def parse_payload(payload: Mapping[str, Any] | DirectSendRequest) -> DirectSendRequest:
@@ -320,7 +326,12 @@ def parse_payload(payload: Mapping[str, Any] | DirectSendRequest) -> DirectSendR
         return payload
     if not isinstance(payload, Mapping):
         raise QontakPayloadError("payload", "a dict or DirectSendRequest", _type_name(payload))
-    return _validate_model(_coerce_int_keys(dict(payload)))
+    return _validate_model(_coerce_int_keys(dict(payload))).keep_order_of(payload)
+
+
+def direct_send_body(payload: Mapping[str, Any] | DirectSendRequest) -> dict[str, Any]:
+    """Validate a send payload (dict or model) and return the exact JSON body to send."""
+    return parse_payload(payload).to_wire()
 
 
 def _coerce_int_keys(data: dict[str, Any]) -> dict[str, Any]:

@@ -25,24 +25,12 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Literal
 
-from qontak_provider.client.errors import (
-    QontakAuthenticationError,
-    QontakError,
-    QontakNotFoundError,
-    QontakRateLimitError,
-    QontakSendInDoubtError,
-    QontakServerError,
-    QontakTransportError,
-    QontakValidationError,
-)
+from qontak_provider.client.errors import QontakError, error_for_failure, error_for_response
 
 #: ``"read"`` requests are idempotent lookups; ``"send"`` requests create a WhatsApp message.
 RequestKind = Literal["read", "send"]
 
 _RATE_LIMIT_RESET_RE = re.compile(r"^\s*rate_limit_reset\s*:\s*(\d+(?:\.\d+)?)\s*$", re.IGNORECASE)
-# Phone-like digit runs (10-15 digits, optional +) inside server messages are masked in exception texts,
-# because those texts end up in task logs. Programs still get the raw strings in ``QontakError.messages``.
-_PHONE_RE = re.compile(r"(?<![\w-])\+?\d{10,15}(?![\w-])")
 
 
 # ------------------------------------------------------------------------------------------------ outcomes
@@ -70,11 +58,13 @@ class HttpOutcome:
     :param status: HTTP status code.
     :param messages: Qontak's ``error.messages`` (or the gateway's ``message``) parsed from the body.
     :param retry_after: the raw ``Retry-After`` header, if any.
+    :param request_id: the server's ``X-Request-Id``, if any.
     """
 
     status: int
     messages: tuple[str, ...] = ()
     retry_after: str | None = None
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,10 +96,6 @@ class Decision:
     delay: float = 0.0
     error: QontakError | None = None
     pause_sends: float | None = None
-
-    @property
-    def retry(self) -> bool:
-        return self.error is None
 
 
 # ------------------------------------------------------------------------------------------------- policy
@@ -197,136 +183,6 @@ def announced_wait(outcome: HttpOutcome, *, now: datetime | None = None) -> floa
     return max(waits) if waits else None
 
 
-# ------------------------------------------------------------------------------------------------- errors
-
-
-def mask_digits(text: str) -> str:
-    """Mask phone-like digit runs in ``text`` with :func:`~qontak_provider.client.phone.mask_phone`."""
-    from qontak_provider.client.phone import mask_phone
-
-    return _PHONE_RE.sub(lambda match: mask_phone(match.group(0)), text)
-
-
-def _said(messages: Sequence[str]) -> str:
-    if not messages:
-        return ""
-    return " Qontak said: " + mask_digits("; ".join(str(m) for m in messages)) + "."
-
-
-AUTH_HINT = (
-    "Check that (1) the client id and secret are the HMAC credentials of a Mekari Developer Center "
-    "application (legacy Qontak Bearer tokens do not work on api.mekari.com); (2) this machine's clock is "
-    "right, since the gateway rejects a Date header more than 300 s away from its own; (3) the application "
-    "has the scope 'qontak-chat:all' (sending also needs 'qontak-chat:broadcasts:whatsapp:direct'); (4) the "
-    "Qontak account has both an Admin and a Supervisor (SPV) user, without which the gateway answers 401 "
-    "even to valid signatures."
-)
-
-
-def error_for_response(  # noqa: PLR0911 - one return per status family
-    kind: RequestKind,
-    outcome: HttpOutcome,
-    *,
-    method: str,
-    path: str,
-    attempts: int = 1,
-    reset_after: float | None = None,
-) -> QontakError:
-    """
-    Build the typed error for a final non-success HTTP answer.
-
-    :param kind: ``"send"`` turns a 5xx into :class:`QontakSendInDoubtError`.
-    :param attempts: how many attempts were made, for the message.
-    :param reset_after: seconds until a rate limit resets, for :class:`QontakRateLimitError`.
-    """
-    status = outcome.status
-    messages = list(outcome.messages)
-    what = f"{method} {path}"
-    tries = f" after {attempts} attempts" if attempts > 1 else ""
-    common: dict[str, object] = {"status_code": status, "messages": messages, "method": method, "path": path}
-    if status in (401, 403):
-        reason = (
-            "refused the credentials" if status == 401 else "refused access (missing scope or permission)"
-        )
-        return QontakAuthenticationError(
-            f"The Mekari gateway {reason} (HTTP {status}) for {what}.{_said(messages)} {AUTH_HINT} "
-            "Authentication failures are never retried.",
-            **common,  # type: ignore[arg-type]
-        )
-    if status == 404:
-        return QontakNotFoundError(
-            f"Qontak found nothing at {what} (HTTP 404).{_said(messages)} Check the id (channel integration, "
-            "template or broadcast) and that it belongs to the company of these credentials.",
-            **common,  # type: ignore[arg-type]
-        )
-    if status in (400, 422):
-        return QontakValidationError(
-            f"Qontak rejected {what} as invalid (HTTP {status}).{_said(messages)} Fix the request; "
-            "it was not retried.",
-            **common,  # type: ignore[arg-type]
-        )
-    if status == 429:
-        when = f" The limit resets in {reset_after:g} s." if reset_after is not None else ""
-        return QontakRateLimitError(
-            f"Qontak's rate limit was hit (HTTP 429) on {what}{tries}.{when}{_said(messages)} "
-            "Lower rate_per_minute, spread the sends over more time, or retry later.",
-            reset_after=reset_after,
-            **common,
-        )
-    if status >= 500 and kind == "send":
-        return QontakSendInDoubtError(
-            f"The send {what} got HTTP {status} from Qontak, so the message may or may not have been sent."
-            f"{_said(messages)} It was NOT retried, because a WhatsApp message cannot be recalled: check the "
-            "broadcast list or ask the recipient before sending again.",
-            **common,  # type: ignore[arg-type]
-        )
-    if status >= 500:
-        return QontakServerError(
-            f"Qontak answered {what} with a server error (HTTP {status}){tries}.{_said(messages)} "
-            "The problem is on Qontak's side; retry later.",
-            **common,  # type: ignore[arg-type]
-        )
-    return QontakError(
-        f"Qontak answered {what} with unexpected HTTP {status}.{_said(messages)} It was not retried.",
-        **common,  # type: ignore[arg-type]
-    )
-
-
-_FAILURE_TEXT = {
-    FailureKind.CONNECT: "could not connect",
-    FailureKind.TIMEOUT: "got no answer in time",
-    FailureKind.DISCONNECTED: "lost the connection",
-    FailureKind.FATAL: "could not be made",
-}
-
-
-def error_for_failure(
-    kind: RequestKind, outcome: TransportOutcome, *, method: str, path: str, attempts: int = 1
-) -> QontakError:
-    """Build the typed error for a final attempt that got no HTTP answer."""
-    what = f"{method} {path}"
-    detail = f" ({outcome.detail})" if outcome.detail else ""
-    common: dict[str, object] = {"method": method, "path": path}
-    if kind == "send" and outcome.kind in (FailureKind.TIMEOUT, FailureKind.DISCONNECTED):
-        return QontakSendInDoubtError(
-            f"The send {what} {_FAILURE_TEXT[outcome.kind]} after the request was written{detail}, so the "
-            "message may or may not have been sent. It was NOT retried, because a WhatsApp message cannot be "
-            "recalled: check the broadcast list or ask the recipient before sending again.",
-            **common,  # type: ignore[arg-type]
-        )
-    tries = f" after {attempts} attempts" if attempts > 1 else ""
-    advice = {
-        FailureKind.CONNECT: "Check the connection's host (base URL), DNS, proxy and firewall.",
-        FailureKind.TIMEOUT: "Qontak may be slow: retry later or raise the client's timeout.",
-        FailureKind.DISCONNECTED: "The network or Qontak dropped the connection: retry later.",
-        FailureKind.FATAL: "Check the connection's host (base URL) and TLS setup; retrying will not help.",
-    }[outcome.kind]
-    return QontakTransportError(
-        f"The request {what} {_FAILURE_TEXT[outcome.kind]}{tries}{detail}. {advice}",
-        **common,  # type: ignore[arg-type]
-    )
-
-
 # ----------------------------------------------------------------------------------------------- decision
 
 
@@ -340,6 +196,7 @@ def decide(  # noqa: PLR0911 - one return per rule reads better than a result va
     path: str,
     random: Callable[[], float],
     now: datetime | None = None,
+    target: str | None = None,
 ) -> Decision:
     """
     Decide what to do after failed attempt number ``attempt`` (1-based) of a request.
@@ -348,6 +205,8 @@ def decide(  # noqa: PLR0911 - one return per rule reads better than a result va
     :param outcome: the non-success HTTP answer or the transport failure.
     :param random: source of floats in ``[0, 1)`` for the jitter.
     :param now: wall-clock time for ``Retry-After`` dates (default: now).
+    :param target: what an id lookup looks for, for the error (see
+        :func:`~qontak_provider.client.errors.error_for_response`).
     """
     last = attempt >= policy.max_attempts
     if isinstance(outcome, TransportOutcome):
@@ -368,7 +227,13 @@ def decide(  # noqa: PLR0911 - one return per rule reads better than a result va
         pause = (announced if announced is not None else delay) if kind == "send" else None
         if last or (announced is not None and announced > policy.max_reset_wait):
             error = error_for_response(
-                kind, outcome, method=method, path=path, attempts=attempt, reset_after=announced
+                kind,
+                outcome,
+                method=method,
+                path=path,
+                target=target,
+                attempts=attempt,
+                reset_after=announced,
             )
             return Decision(error=error, pause_sends=pause)
         return Decision(delay=delay, pause_sends=pause)
@@ -376,11 +241,15 @@ def decide(  # noqa: PLR0911 - one return per rule reads better than a result va
         announced = parse_retry_after(outcome.retry_after, now=now)
         if last or (announced is not None and announced > policy.max_reset_wait):
             return Decision(
-                error=error_for_response(kind, outcome, method=method, path=path, attempts=attempt)
+                error=error_for_response(
+                    kind, outcome, method=method, path=path, target=target, attempts=attempt
+                )
             )
         return Decision(delay=max(announced or 0.0, policy.backoff(attempt, random)))
     # 401/403, other 4xx, a send's 5xx, and anything unexpected: never retried.
-    return Decision(error=error_for_response(kind, outcome, method=method, path=path, attempts=attempt))
+    return Decision(
+        error=error_for_response(kind, outcome, method=method, path=path, target=target, attempts=attempt)
+    )
 
 
 # -------------------------------------------------------------------------------------------------- pacing

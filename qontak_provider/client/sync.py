@@ -15,26 +15,11 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from qontak_provider.client._transport import (
-    DEFAULT_PAGE_SIZE,
-    Attempt,
-    Call,
-    ClientCore,
-    Paginator,
-    QueryValue,
-    RawResponse,
-    Wait,
-    channel_query,
-    direct_send_body,
-    log_attempt,
-    parse_model,
-    path_segment,
-    pick_template,
-    select_templates,
-    unwrap,
-    utcnow,
-)
+from qontak_provider.client.core import MAX_IDLE_REUSE_SECONDS, ClientCore
+from qontak_provider.client.flow import Attempt, Wait, log_attempt
+from qontak_provider.client.lookup import pick_template, select_channels, select_templates
 from qontak_provider.client.models import (
     DEFAULT_BASE_URL,
     Broadcast,
@@ -44,10 +29,60 @@ from qontak_provider.client.models import (
     Pagination,
     Template,
 )
+from qontak_provider.client.paging import DEFAULT_PAGE_SIZE, Paginator
+from qontak_provider.client.payload import direct_send_body
 from qontak_provider.client.policy import FailureKind, RetryPolicy, TransportOutcome
+from qontak_provider.client.timestamps import utcnow
+from qontak_provider.client.wire import Call, QueryValue, RawResponse, parse_model, unwrap
 
 #: Connections kept per host; sized for the bulk operator's worker threads.
 POOL_MAXSIZE = 32
+
+
+class _FreshConnectionsMixin:
+    """A urllib3 pool that never hands out a connection idle for more than ``MAX_IDLE_REUSE_SECONDS``.
+
+    urllib3 only notices a connection the server has *already* closed; one closed while the request is being
+    written, or silently forgotten by a NAT gateway, resets the request unprocessed, and for a send that
+    reads as "in doubt". A connection idle that long is closed and reopened instead (see
+    :data:`~qontak_provider.client.core.MAX_IDLE_REUSE_SECONDS`).
+    """
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        released = getattr(conn, "_qontak_released_at", None)
+        if released is not None and time.monotonic() - released > MAX_IDLE_REUSE_SECONDS:
+            conn.close()  # urllib3 reconnects a closed connection on its next request
+        return conn
+
+    def _put_conn(self, conn: Any) -> None:
+        if conn is not None:
+            conn._qontak_released_at = time.monotonic()
+        super()._put_conn(conn)  # type: ignore[misc]
+
+
+class FreshHTTPConnectionPool(_FreshConnectionsMixin, HTTPConnectionPool):
+    """:class:`urllib3.HTTPConnectionPool` without stale reuse."""
+
+
+class FreshHTTPSConnectionPool(_FreshConnectionsMixin, HTTPSConnectionPool):
+    """:class:`urllib3.HTTPSConnectionPool` without stale reuse."""
+
+
+_FRESH_POOLS = {"http": FreshHTTPConnectionPool, "https": FreshHTTPSConnectionPool}
+
+
+class FreshConnectionAdapter(HTTPAdapter):
+    """requests adapter whose pools (direct and through a proxy) never reuse a connection idle too long."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_FRESH_POOLS)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = dict(_FRESH_POOLS)
+        return manager
 
 
 def _causes(err: BaseException) -> Iterator[BaseException]:
@@ -166,8 +201,8 @@ class QontakClient(ClientCore):
         if session is None:
             session = requests.Session()
             # Retries are ours (urllib3's would repeat sends blindly); the pool fits the bulk operator's
-            # threads.
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_MAXSIZE, max_retries=0)
+            # threads and never reuses a connection that sat idle too long.
+            adapter = FreshConnectionAdapter(pool_connections=4, pool_maxsize=POOL_MAXSIZE, max_retries=0)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
         self._session = session
@@ -210,6 +245,7 @@ class QontakClient(ClientCore):
             content=response.content,
             date=response.headers.get("Date"),
             retry_after=response.headers.get("Retry-After"),
+            request_id=response.headers.get("X-Request-Id"),
         )
         self._observe(call, raw, time.perf_counter() - started, step.number)
         return raw
@@ -228,26 +264,31 @@ class QontakClient(ClientCore):
             except StopIteration as done:
                 return done.value
 
-    def _get(self, endpoint: str, query: Any = None) -> tuple[Call, RawResponse, Any, Pagination | None]:
-        call = self._call("GET", endpoint, query=query)
+    def _get(
+        self, endpoint: str, query: Any = None, target: str | None = None
+    ) -> tuple[Call, RawResponse, Any, Pagination | None]:
+        call = self._call("GET", endpoint, query=query, target=target)
         response = self._execute(call)
         data, pagination = unwrap(call, response)
         return call, response, data, pagination
 
-    def _get_one(self, endpoint: str, model: Any) -> Any:
-        call, response, data, _ = self._get(endpoint)
-        return parse_model(call, response.status, model, data)
+    def _get_one(self, lookup: tuple[str, str], model: Any) -> Any:
+        endpoint, target = lookup
+        call, response, data, _ = self._get(endpoint, target=target)
+        return parse_model(call, response, model, data)
 
-    def _iter_pages(self, endpoint: str, query: Any, model: Any) -> Iterator[tuple[list[Any], Pagination]]:
+    def _iter_pages(
+        self, endpoint: str, query: Any, model: Any, target: str | None = None
+    ) -> Iterator[tuple[list[Any], Pagination | None]]:
         pager = Paginator(query, self.page_size)
         while (page_query := pager.next_query()) is not None:
-            call, response, data, pagination = self._get(endpoint, page_query)
+            call, response, data, pagination = self._get(endpoint, page_query, target)
             items = pager.feed(data, pagination)
-            parsed = [parse_model(call, response.status, model, item) for item in items]
-            yield parsed, pagination or Pagination(offset=1, limit=len(parsed), total=len(parsed))
+            if items:  # the empty page that proves the end is not a page of results
+                yield [parse_model(call, response, model, item) for item in items], pagination
 
-    def _list(self, endpoint: str, query: Any, model: Any) -> list[Any]:
-        return [item for page, _ in self._iter_pages(endpoint, query, model) for item in page]
+    def _list(self, endpoint: str, query: Any, model: Any, target: str | None = None) -> list[Any]:
+        return [item for page, _ in self._iter_pages(endpoint, query, model, target) for item in page]
 
     # --------------------------------------------------------------------------------------------- channels
 
@@ -259,13 +300,18 @@ class QontakClient(ClientCore):
 
         :param target_channel: only this channel type, e.g. ``wa`` (on-premise WABA) or ``wa_cloud``.
         :param include_inactive: also inactive integrations (Qontak's ``all=true``); by default only the
-            active ones, which is what Qontak lists without the flag.
+            active ones. Both filters are applied on our side too, whatever the server did with them.
         """
-        return self._list("integrations", channel_query(target_channel, include_inactive), ChannelIntegration)
+        channels = self._list(
+            "integrations", self._channels_query(target_channel, include_inactive), ChannelIntegration
+        )
+        return select_channels(channels, target_channel=target_channel, include_inactive=include_inactive)
 
     def get_channel(self, channel_id: str) -> ChannelIntegration:
         """Return one channel integration by id."""
-        return self._get_one(f"integrations/{path_segment(channel_id)}", ChannelIntegration)
+        return self._get_one(
+            self._one("channel integration", "integrations/{}", channel_id), ChannelIntegration
+        )
 
     # -------------------------------------------------------------------------------------------- templates
 
@@ -281,29 +327,31 @@ class QontakClient(ClientCore):
         """
         Return the WhatsApp templates (all pages).
 
-        :param status: server-side filter, e.g. ``APPROVED``.
-        :param category: server-side filter (``category[]``), e.g. ``AUTHENTICATION`` or a list.
-        :param name: exact template name (filtered client-side; the API has no exact-name filter).
-        :param language: exact language code, e.g. ``id`` or ``en_US`` (filtered client-side).
+        :param status: e.g. ``APPROVED``; sent to the server and applied on our side.
+        :param category: ``AUTHENTICATION``, ``MARKETING``... or a list (``category[]``); sent and applied.
+        :param name: exact template name (case-insensitive; applied on our side only).
+        :param language: exact language code, e.g. ``id`` or ``en_US`` (applied on our side only).
         :param query: Qontak's free-text search.
         """
         templates = self._list("templates/whatsapp", self._templates_query(status, category, query), Template)
-        return select_templates(templates, name, language)
+        return select_templates(templates, name=name, language=language, status=status, category=category)
 
     def get_template(self, template_id: str) -> Template:
         """Return one WhatsApp template by id."""
-        return self._get_one(f"templates/{path_segment(template_id)}/whatsapp", Template)
+        return self._get_one(self._one("template", "templates/{}/whatsapp", template_id), Template)
 
     def find_template(self, name: str, language: str | None = None) -> Template:
         """
-        Return the template called ``name`` (in ``language``, if given).
+        Return the template called ``name``; ``language`` picks among its translations.
 
-        An ``APPROVED`` template wins over other copies of the same name.
+        An ``APPROVED`` template wins over other copies of the same name; see
+        :func:`~qontak_provider.client.lookup.pick_template`.
 
-        :raises QontakNotFoundError: no template has that name (and language).
-        :raises QontakPayloadError: the name exists in several languages and none was given, or is ambiguous.
+        :raises QontakNotFoundError: no template has that name.
+        :raises QontakPayloadError: the name exists in several languages and ``language`` names none of
+            them, or is ambiguous.
         """
-        return pick_template(self.list_templates(), name, language)
+        return pick_template(self.list_templates(name=name), name, language)
 
     # ------------------------------------------------------------------------------------------- broadcasts
 
@@ -312,9 +360,8 @@ class QontakClient(ClientCore):
         Send one WhatsApp template message (``POST /broadcasts/whatsapp/direct``) and return the broadcast.
 
         A dict is validated through :class:`~qontak_provider.client.models.DirectSendRequest` and sent as
-        its :meth:`~qontak_provider.client.models.DirectSendRequest.to_wire` form, so a documented payload
-        goes out verbatim. Sends are paced at ``rate_per_minute``. Retried only on 429 and when the
-        connection could not be opened.
+        given (same keys, values and key order), so a documented payload goes out verbatim. Sends are paced
+        at ``rate_per_minute``. Retried only on 429 and when the connection could not be opened.
 
         :raises QontakPayloadError: the payload is not a valid direct-send body (nothing was sent).
         :raises QontakSendInDoubtError: the message may or may not have been sent; do not blindly resend.
@@ -322,22 +369,25 @@ class QontakClient(ClientCore):
         call = self._call("POST", "broadcasts/whatsapp/direct", body=direct_send_body(payload), kind="send")
         response = self._execute(call)
         data, _ = unwrap(call, response)
-        return parse_model(call, response.status, Broadcast, data)
+        return parse_model(call, response, Broadcast, data)
 
     def get_broadcast(self, broadcast_id: str) -> Broadcast:
         """Return one broadcast (with its ``message_status_count``)."""
-        return self._get_one(f"broadcasts/{path_segment(broadcast_id)}/whatsapp", Broadcast)
+        return self._get_one(self._one("broadcast", "broadcasts/{}/whatsapp", broadcast_id), Broadcast)
 
     def get_broadcast_log(self, broadcast_id: str) -> list[BroadcastLogEntry]:
         """Return the per-recipient log of a broadcast (all pages); empty right after the send."""
-        return self._list(f"broadcasts/{path_segment(broadcast_id)}/whatsapp/log", None, BroadcastLogEntry)
+        endpoint, target = self._one("broadcast", "broadcasts/{}/whatsapp/log", broadcast_id)
+        return self._list(endpoint, None, BroadcastLogEntry, target)
 
-    def iter_broadcast_pages(self, **filters: QueryValue) -> Iterator[tuple[list[Broadcast], Pagination]]:
+    def iter_broadcast_pages(
+        self, **filters: QueryValue
+    ) -> Iterator[tuple[list[Broadcast], Pagination | None]]:
         """
         Yield the broadcasts page by page, with each page's pagination.
 
-        :param filters: query filters such as ``start_date``, ``end_date``, ``category``; list values are sent
-            as ``key[]=v`` (e.g. ``target_channel=["wa"]``).
+        :param filters: query filters such as ``start_date``, ``end_date``, ``order_by``; list values are
+            sent as ``key[]=v`` (e.g. ``target_channel=["wa"]``).
         """
         return self._iter_pages("broadcasts/whatsapp", self._filters_query(filters), Broadcast)
 

@@ -1,32 +1,41 @@
-"""Delivery tracking of broadcasts: which are settled, what to ask Qontak next, how to summarise (pure).
+"""Delivery tracking of broadcasts: which are settled, what to ask Qontak next, how to summarise.
 
 The broadcast sensor (poke and reschedule modes, sync client) and its trigger (deferrable mode, async client)
-share everything here; each only drives the I/O. Nothing in this module does I/O or imports Airflow.
+share everything here: the plan (:func:`poll_steps`, pure) and its two drivers (:func:`drive_sync`,
+:func:`drive_async`), which only carry the plan's requests to a client. Nothing here imports Airflow.
 
-How one poll works (:func:`poll_steps`):
+Where a broadcast's status comes from, cheapest first:
 
-1. **Status.** Only broadcasts that are not settled yet are asked about. With many of them, the list endpoint
-   ``GET /broadcasts/whatsapp`` is read page by page (newest first; each page carries
-   ``message_status_count`` of up to 100 broadcasts) until every tracked id was seen, the page is older than
-   the oldest tracked broadcast, or :attr:`TrackingOptions.max_list_pages` pages were read. Ids the list did
-   not show are then read one by one with ``GET /broadcasts/{id}/whatsapp`` (and go straight to that endpoint
-   in later polls). With few unsettled broadcasts the detail endpoint is used directly.
-2. **Logs.** ``GET /broadcasts/{id}/whatsapp/log`` is read only for failed broadcasts (WhatsApp's error text)
-   and, once tracking is over, for settled broadcasts whose status times are wanted (at most
-   :attr:`TrackingOptions.max_log_requests` in all).
+1. **The list** ``GET /broadcasts/whatsapp`` (asked newest first; up to 100 broadcasts per request), used
+   when more than :attr:`TrackingOptions.detail_threshold` broadcasts are unsettled. It is an accelerator,
+   never the source of truth: a 401, 403, 404, 405 or a persistent 5xx from it switches the tracker to
+   per-broadcast reads for the rest of its run, with one notice saying why.
+2. **The detail** ``GET /broadcasts/{id}/whatsapp``, for few broadcasts, for those the list did not show,
+   and to confirm counts that carry no information.
+3. **The log** ``GET /broadcasts/{id}/whatsapp/log``: one row per recipient, the final word. Read for
+   failed broadcasts (WhatsApp's error text), to confirm a detail whose counts carry no information, and
+   once tracking is over for status times (at most :attr:`TrackingOptions.max_log_requests`).
+
+Counts *carry no information* when they are all zero or do not add up to the broadcast's recipients (one
+for a direct send). The spec's only example of a ``done`` broadcast in the list shows all zeros, so such
+counts never count as "pending forever": they are confirmed one level down, in the same poll, and a
+broadcast whose list (or detail) counts proved stale is read one level down from then on.
 
 A broadcast is *settled* when every one of its messages reached the target status (``delivered`` counts
-``read`` too) or failed. A log that does not exist yet (``data: []``, all counters 0) is pending, not an
-error.
+``read`` too) or failed. A status word we do not know counts as not settled and is reported by name. A log
+that does not exist yet (``data: []``) is pending, not an error. Broadcasts read one by one back off when
+nothing changed (1, 2, 4… polls, up to :attr:`TrackingOptions.max_backoff_polls`), once there are more
+than ``detail_threshold`` of them; settled broadcasts are never asked again.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Literal, cast
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from qontak_provider.client.models import (
     Broadcast,
@@ -35,15 +44,23 @@ from qontak_provider.client.models import (
     MessageStatusCount,
 )
 from qontak_provider.client.phone import mask_phone
+from qontak_provider.client.timestamps import parse_timestamp, to_iso
+
+if TYPE_CHECKING:
+    from qontak_provider.client.aio import AsyncQontakClient
+    from qontak_provider.client.sync import QontakClient
 
 TargetStatus = Literal["delivered", "read"]
-TARGET_STATUSES: tuple[str, ...] = ("delivered", "read")
 #: Statuses in the order summaries list them.
 STATUS_ORDER: tuple[str, ...] = ("pending", "sent", "delivered", "read", "failed")
 #: Log ``messages_response`` keys that carry per-status timestamps.
 TIMED_STATUSES: tuple[str, ...] = ("sent", "delivered", "read", "failed")
 #: Error texts (and masked recipients) shown in a failure message before "and N more".
 MAX_ERRORS_SHOWN = 5
+#: What the list is asked for: newest first. Asked, not assumed: the scan checks the order it got.
+LIST_ORDER: dict[str, str] = {"order_by": "created_at", "order_direction": "desc"}
+
+Source = Literal["list", "detail", "log"]
 
 
 # ---------------------------------------------------------------------------------------------- the input
@@ -146,8 +163,18 @@ def validate_ratio(value: float) -> float:
 
 
 def count_total(counts: MessageStatusCount) -> int:
-    """Messages a broadcast's counters account for (0 while the log is still empty)."""
+    """Messages a broadcast's known counters account for (0 while the log is still empty)."""
     return counts.pending + counts.sent + counts.delivered + counts.read + counts.failed
+
+
+def unknown_counts(counts: MessageStatusCount | None) -> dict[str, int]:
+    """Counters under status words this provider does not know (extra keys of ``message_status_count``)."""
+    extra = (counts.model_extra or {}) if counts is not None else {}
+    return {
+        str(key): value
+        for key, value in extra.items()
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0
+    }
 
 
 def at_target(counts: MessageStatusCount, target: TargetStatus) -> int:
@@ -156,64 +183,56 @@ def at_target(counts: MessageStatusCount, target: TargetStatus) -> int:
 
 
 def is_settled(counts: MessageStatusCount | None, target: TargetStatus) -> bool:
-    """Whether every message of a broadcast reached ``target`` or failed (an empty log is not settled)."""
+    """
+    Whether every message of a broadcast reached ``target`` or failed; an empty log is not settled, nor is a
+    message under a status word we do not know.
+    """
     if counts is None:
         return False
-    total = count_total(counts)
+    total = count_total(counts) + sum(unknown_counts(counts).values())
     return total > 0 and at_target(counts, target) + counts.failed == total
 
 
-def overall_status(counts: MessageStatusCount | None) -> BroadcastStatus:
+def carries_information(counts: MessageStatusCount | None, recipients: int | None) -> bool:
+    """Whether counts say anything: not all zero, and adding up to ``recipients`` when that is known."""
+    if counts is None:
+        return False
+    total = count_total(counts) + sum(unknown_counts(counts).values())
+    return total > 0 and (recipients is None or total == recipients)
+
+
+def overall_status(counts: MessageStatusCount | None) -> str:
     """
     One status for a broadcast: ``failed`` if all its messages failed, else the lowest status any of its
-    other messages has (a direct send has one message, so this is simply that message's status).
+    other messages has (a direct send has one message, so this is simply that message's status). A status
+    word we do not know is returned as it is.
     """
-    if counts is None or count_total(counts) == 0:
-        return BroadcastStatus.PENDING
-    for status in (BroadcastStatus.PENDING, BroadcastStatus.SENT, BroadcastStatus.DELIVERED):
+    if counts is None or count_total(counts) + sum(unknown_counts(counts).values()) == 0:
+        return BroadcastStatus.PENDING.value
+    for status in (BroadcastStatus.PENDING, BroadcastStatus.SENT):
         if getattr(counts, status.value):
-            return status
+            return status.value
+    unknown = unknown_counts(counts)
+    if unknown:
+        return sorted(unknown)[0]
+    if counts.delivered:
+        return BroadcastStatus.DELIVERED.value
     if counts.read:
-        return BroadcastStatus.READ
-    return BroadcastStatus.FAILED
+        return BroadcastStatus.READ.value
+    return BroadcastStatus.FAILED.value
 
 
 def counts_from_log(entries: Sequence[BroadcastLogEntry]) -> MessageStatusCount:
-    """Counters built from log rows (the log is the most precise source once it exists)."""
-    counts = MessageStatusCount()
+    """Counters built from log rows (the log is the final word once it exists); unknown words kept."""
+    known: Counter[str] = Counter()
+    unknown: Counter[str] = Counter()
     for entry in entries:
-        key = entry.broadcast_status.value
-        setattr(counts, key, getattr(counts, key) + 1)
-    return counts
-
-
-def parse_timestamp(value: Any) -> datetime | None:  # noqa: PLR0911 - one return per input shape
-    """Parse a unix-seconds value (number or digit string) or an ISO 8601 text to an aware UTC datetime."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        pass
-    else:
-        if not math.isfinite(seconds):
-            return None
-        try:
-            return datetime.fromtimestamp(seconds, tz=timezone.utc)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if moment else None
+        word = (entry.status or "").strip().lower()
+        if not word or word in STATUS_ORDER:
+            known[word or BroadcastStatus.PENDING.value] += 1
+        else:
+            unknown[word] += 1
+    return MessageStatusCount(**{**known, **unknown})
 
 
 def status_times(entries: Sequence[BroadcastLogEntry]) -> dict[str, str | None]:
@@ -236,7 +255,15 @@ def status_times(entries: Sequence[BroadcastLogEntry]) -> dict[str, str | None]:
                 current = times[status]
                 if moment is not None and (current is None or moment > current):
                     times[status] = moment
-    return {status: _iso(moment) for status, moment in times.items()}
+    return {status: to_iso(moment) for status, moment in times.items()}
+
+
+def _fingerprint(counts: MessageStatusCount | None) -> tuple[tuple[str, int], ...]:
+    if counts is None:
+        return ()
+    data = {key: int(getattr(counts, key)) for key in STATUS_ORDER}
+    data.update(unknown_counts(counts))
+    return tuple(sorted(data.items()))
 
 
 @dataclass
@@ -244,28 +271,54 @@ class BroadcastProgress:
     """What is known about one tracked broadcast."""
 
     broadcast_id: str
-    #: ``message_status_count`` from the last read; ``None`` until the broadcast was seen.
+    #: ``message_status_count`` from the last informative read; ``None`` until the broadcast was seen.
     counts: MessageStatusCount | None = None
     created_at: datetime | None = None
+    #: Messages the broadcast has: the log's row count once read, 1 for a direct send, else unknown.
+    recipients: int | None = None
     #: Whether the log was read after the broadcast settled (its times and errors are final).
     log_read: bool = False
     times: dict[str, str | None] = field(default_factory=lambda: dict.fromkeys(TIMED_STATUSES))
     #: ``{"recipient": <masked number>, "error": <WhatsApp's text>}`` of failed messages.
     errors: list[dict[str, str]] = field(default_factory=list)
-    #: The list scan did not show this id: read it with the detail endpoint from now on.
-    use_detail: bool = False
+    #: Where its status is read from: the list, its detail (the list did not show it, or showed stale
+    #: counts), or its log (the detail's counts proved stale too).
+    source: Source = "list"
+    #: Polls to skip after a one-by-one read that changed nothing (doubles, see TrackingOptions).
+    backoff: int = 0
+    #: The poll number from which it is read again.
+    due: int = 0
 
     @property
     def failed(self) -> int:
         return self.counts.failed if self.counts else 0
 
-    def observe(self, broadcast: Broadcast) -> None:
-        self.counts = broadcast.message_status_count.model_copy()
-        self.created_at = parse_timestamp(broadcast.created_at) or self.created_at
+    @property
+    def use_detail(self) -> bool:
+        """Read one by one (detail or log) rather than found in the list."""
+        return self.source != "list"
 
-    def observe_log(self, entries: Sequence[BroadcastLogEntry], target: TargetStatus) -> None:
-        if entries:  # an empty log (not filled yet) says nothing new
-            self.counts = counts_from_log(entries)
+    def record(self, counts: MessageStatusCount) -> bool:
+        """Keep ``counts``; return whether they differ from what was known."""
+        changed = _fingerprint(counts) != _fingerprint(self.counts)
+        self.counts = counts.model_copy()
+        return changed
+
+    def observe(self, broadcast: Broadcast) -> bool:
+        """Record a list or detail read; return whether its counts carry information (and were kept)."""
+        self.created_at = parse_timestamp(broadcast.created_at) or self.created_at
+        if self.recipients is None and broadcast.contact_list_id is None:
+            self.recipients = 1  # a direct send: one recipient
+        if not carries_information(broadcast.message_status_count, self.recipients):
+            return False
+        self.record(broadcast.message_status_count)
+        return True
+
+    def observe_log(self, entries: Sequence[BroadcastLogEntry], target: TargetStatus) -> bool:
+        """Record log rows; return whether the log exists yet (an empty log says nothing new)."""
+        if entries:
+            self.recipients = len(entries)
+            self.record(counts_from_log(entries))
             self.times = status_times(entries)
             self.errors = [
                 {
@@ -273,16 +326,21 @@ class BroadcastProgress:
                     "error": entry.error_text or "failed (WhatsApp gave no error text)",
                 }
                 for entry in entries
-                if entry.broadcast_status is BroadcastStatus.FAILED
+                if (entry.status or "").strip().lower() == BroadcastStatus.FAILED.value
             ]
         self.log_read = bool(entries) and is_settled(self.counts, target)
+        return bool(entries)
+
+    def status(self) -> str:
+        return overall_status(self.counts)
 
     def as_dict(self, target: TargetStatus) -> dict[str, Any]:
         counts = self.counts or MessageStatusCount()
         return {
-            "status": overall_status(self.counts).value,
+            "status": self.status(),
             "settled": is_settled(self.counts, target),
             "message_counts": {key: int(getattr(counts, key)) for key in STATUS_ORDER},
+            "unknown_statuses": unknown_counts(self.counts),
             "status_times": dict(self.times),
             "errors": [dict(error) for error in self.errors],
         }
@@ -293,13 +351,20 @@ class BroadcastProgress:
 
 @dataclass(frozen=True)
 class ListPage:
-    """Request: the next page of ``GET /broadcasts/whatsapp`` (newest first); reply: its broadcasts or
-    ``None`` when there are no more pages."""
+    """Request: the next page of ``GET /broadcasts/whatsapp`` (asked newest first); reply: its broadcasts,
+    ``None`` when there are no more pages, or :class:`ListUnavailable`."""
+
+
+@dataclass(frozen=True)
+class ListUnavailable:
+    """Reply to :class:`ListPage`: the list endpoint refused (401, 403, 404, 405, persistent 5xx)."""
+
+    reason: str
 
 
 @dataclass(frozen=True)
 class GetBroadcast:
-    """Request: ``GET /broadcasts/{id}/whatsapp``; reply: the :class:`Broadcast`, or ``None`` on 404."""
+    """Request: ``GET /broadcasts/{id}/whatsapp``; reply: the :class:`Broadcast`, or ``None`` when unknown."""
 
     broadcast_id: str
 
@@ -312,7 +377,7 @@ class GetLog:
 
 
 Request = ListPage | GetBroadcast | GetLog
-Reply = list[Broadcast] | Broadcast | list[BroadcastLogEntry] | None
+Reply = list[Broadcast] | Broadcast | list[BroadcastLogEntry] | ListUnavailable | None
 PollSteps = Generator[Request, Reply, None]
 
 
@@ -322,7 +387,7 @@ class TrackingOptions:
     Knobs of the request plan.
 
     :param detail_threshold: with at most this many unsettled broadcasts, read each one's detail instead of
-        listing pages.
+        listing pages; also the number of one-by-one reads below which nothing backs off.
     :param max_list_pages: most list pages read per poll; ``None`` means enough for the unsettled
         broadcasts plus :attr:`extra_list_pages`.
     :param extra_list_pages: pages allowed beyond ``ceil(unsettled / page_size)`` (other broadcasts created
@@ -330,6 +395,8 @@ class TrackingOptions:
     :param page_size: broadcasts per list page (Qontak's maximum is 100).
     :param max_log_requests: most logs read for status times once tracking is over (failed broadcasts'
         logs are always read, for their error texts).
+    :param max_backoff_polls: most polls a broadcast read one by one is skipped while it does not change.
+    :param use_list: whether the list may be read at all (``False`` once it proved unavailable).
     """
 
     detail_threshold: int = 3
@@ -337,6 +404,8 @@ class TrackingOptions:
     extra_list_pages: int = 2
     page_size: int = 100
     max_log_requests: int = 25
+    max_backoff_polls: int = 8
+    use_list: bool = True
 
     def list_page_budget(self, unsettled: int) -> int:
         if self.max_list_pages is not None:
@@ -374,7 +443,11 @@ class DeliveryTracker:
             for broadcast_id in normalize_broadcast_ids(broadcast_ids)
         }
         self.not_found: list[str] = []
+        #: Why the list is not used (``None`` while it is).
+        self.list_unavailable: str | None = None if self.options.use_list else "disabled by the caller"
         self.polls = 0
+        self._notices: list[str] = []
+        self._unknown_seen: set[str] = set()
 
     # ------------------------------------------------------------------------------------------ feeding
 
@@ -384,16 +457,46 @@ class DeliveryTracker:
         if progress is None:
             return False
         progress.observe(broadcast)
+        self._note_unknown(progress)
         return True
 
-    def observe_log(self, broadcast_id: str, entries: Sequence[BroadcastLogEntry]) -> None:
-        """Record a broadcast's log rows (an empty log means: not filled yet, still pending)."""
-        self.broadcasts[broadcast_id].observe_log(entries, self.target)
+    def observe_log(self, broadcast_id: str, entries: Sequence[BroadcastLogEntry]) -> bool:
+        """Record a broadcast's log rows; return whether the log exists yet."""
+        progress = self.broadcasts[broadcast_id]
+        exists = progress.observe_log(entries, self.target)
+        self._note_unknown(progress)
+        return exists
 
     def observe_not_found(self, broadcast_id: str) -> None:
-        """Record that Qontak does not know this broadcast (HTTP 404)."""
+        """Record that Qontak does not know this broadcast (HTTP 404, or 422 "Couldn't find")."""
         if broadcast_id not in self.not_found:
             self.not_found.append(broadcast_id)
+
+    def observe_list_unavailable(self, reason: str) -> None:
+        """Stop using the list for the rest of this run (one notice says why)."""
+        if self.list_unavailable is None:
+            self.list_unavailable = reason
+            self._notices.append(
+                "The broadcast list (GET /broadcasts/whatsapp) is not available to this task; reading each "
+                f"broadcast's detail and log instead for the rest of this run. Reason: {reason}"
+            )
+        for progress in self.broadcasts.values():
+            if progress.source == "list":
+                progress.source = "detail"
+
+    def _note_unknown(self, progress: BroadcastProgress) -> None:
+        for word in unknown_counts(progress.counts):
+            if word not in self._unknown_seen:
+                self._unknown_seen.add(word)
+                self._notices.append(
+                    f"Qontak reports status {word!r} (for broadcast {progress.broadcast_id}), which this "
+                    "provider does not know; such messages count as not settled."
+                )
+
+    def take_notices(self) -> list[str]:
+        """Warnings to log once (the list unavailable, an unknown status word); cleared when taken."""
+        notices, self._notices = self._notices, []
+        return notices
 
     # ---------------------------------------------------------------------------------------- questions
 
@@ -425,29 +528,43 @@ class DeliveryTracker:
 
     def status_plan(self) -> tuple[bool, list[str]]:
         """
-        Which status reads the next poll makes: ``(scan_list, detail_ids)``.
+        Which status reads the next poll makes: ``(scan_list, one_by_one_ids)``.
 
-        The list is scanned when more than ``detail_threshold`` unsettled broadcasts are not already known
-        to be missing from it; ``detail_ids`` are read one by one.
+        The list is scanned when it is available and more than ``detail_threshold`` unsettled broadcasts are
+        not already read one by one. One-by-one reads skip broadcasts that are backing off, once there are
+        more than ``detail_threshold`` of them.
         """
         unsettled = [self.broadcasts[bid] for bid in self.unsettled()]
-        direct = [p.broadcast_id for p in unsettled if p.use_detail]
-        listed = [p.broadcast_id for p in unsettled if not p.use_detail]
-        if len(listed) <= self.options.detail_threshold:
-            return False, direct + listed
-        return True, direct
+        listed = [p for p in unsettled if not p.use_detail]
+        if self.list_unavailable is not None:
+            listed = []
+        scan = len(listed) > self.options.detail_threshold
+        single = [p for p in unsettled if p.use_detail or not scan]
+        if len(single) > self.options.detail_threshold:
+            single = [p for p in single if p.due <= self.polls]
+        return scan, [p.broadcast_id for p in single]
 
     def list_scan(self) -> ListScan:
-        """Start scanning list pages for the unsettled broadcasts that are not read by detail."""
+        """Start scanning list pages for the unsettled broadcasts that are not read one by one."""
         wanted = [bid for bid in self.unsettled() if not self.broadcasts[bid].use_detail]
         known = [self.broadcasts[bid].created_at for bid in wanted]
         oldest = min(known) if known and all(k is not None for k in known) else None  # type: ignore[type-var]
         return ListScan(self, set(wanted), self.options.list_page_budget(len(wanted)), oldest)
 
+    def after_single_read(self, broadcast_id: str, changed: bool) -> None:
+        """Back off a broadcast read one by one whose read changed nothing; reset it when it moved."""
+        progress = self.broadcasts[broadcast_id]
+        if changed:
+            progress.backoff = 0
+        else:
+            progress.backoff = min(max(1, progress.backoff * 2), max(0, self.options.max_backoff_polls))
+        progress.due = self.polls + 1 + progress.backoff
+
     def logs_wanted(self, *, final: bool) -> list[str]:
         """
-        Logs to read now: failed broadcasts without error texts yet, and when ``final`` (tracking is over)
-        settled broadcasts whose status times are unknown, within ``max_log_requests``.
+        Logs to read now for failures and times: failed broadcasts without error texts yet, and when
+        ``final`` (tracking is over) settled broadcasts whose status times are unknown, within
+        ``max_log_requests``.
         """
         failed = [bid for bid, p in self.broadcasts.items() if p.failed and not p.log_read and not p.errors]
         if not final:
@@ -463,22 +580,43 @@ class DeliveryTracker:
     # ------------------------------------------------------------------------------------------ reports
 
     def status_counts(self) -> dict[str, int]:
-        """How many tracked broadcasts are in each status."""
+        """How many tracked broadcasts are in each status (a status word we do not know by its name)."""
         counts = dict.fromkeys(STATUS_ORDER, 0)
         for progress in self.broadcasts.values():
-            counts[overall_status(progress.counts).value] += 1
+            status = progress.status()
+            counts[status] = counts.get(status, 0) + 1
         return counts
 
+    def unknown_statuses(self) -> dict[str, int]:
+        """Messages under each status word we do not know, over all broadcasts."""
+        total: Counter[str] = Counter()
+        for progress in self.broadcasts.values():
+            total.update(unknown_counts(progress.counts))
+        return dict(total)
+
     def summary_line(self) -> str:
-        """E.g. ``3 broadcast(s), target delivered: 1 delivered, 1 read, 1 failed``."""
+        """E.g. ``3 broadcast(s), target delivered: 1 delivered, 1 read, 1 queued (unknown status)``."""
         counts = self.status_counts()
-        parts = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+        parts = ", ".join(
+            f"{n} {status}" + ("" if status in STATUS_ORDER else " (unknown status)")
+            for status, n in counts.items()
+            if n
+        )
         return f"{len(self.broadcasts)} broadcast(s), target {self.target}: {parts}"
 
     def still_waiting_message(self) -> str:
-        """E.g. ``still unread: b1, b2`` (``undelivered`` for target ``delivered``)."""
+        """E.g. ``still unread: b1, b2`` (``undelivered`` for target ``delivered``), naming unknown words."""
         word = "unread" if self.target == "read" else "undelivered"
-        return f"still {word}: {', '.join(self.unsettled()) or '-'}"
+        waiting = self.unsettled()
+        text = f"still {word}: {', '.join(waiting) or '-'}"
+        strange = [
+            f"{bid}: status {status!r}"
+            for bid in waiting
+            for status in sorted(unknown_counts(self.broadcasts[bid].counts))
+        ]
+        if strange:
+            text += f" ({'; '.join(strange)}, unknown to this provider)"
+        return text
 
     def failure_message(self) -> str:
         """Why the wait failed: unknown ids, or the failed broadcasts with WhatsApp's error texts."""
@@ -509,10 +647,12 @@ class DeliveryTracker:
             "outcome": outcome or self.outcome(),
             "target_status": self.target,
             "counts": self.status_counts(),
+            "unknown_statuses": self.unknown_statuses(),
             "broadcasts": {bid: p.as_dict(self.target) for bid, p in self.broadcasts.items()},
             "failed_ids": self.failed_ids(),
             "unsettled_ids": self.unsettled(),
             "not_found_ids": list(self.not_found),
+            "list_unavailable": self.list_unavailable,
         }
 
 
@@ -520,8 +660,8 @@ class ListScan:
     """
     Bookkeeping of one walk through the broadcast list: feed pages until :meth:`feed` says stop.
 
-    It stops once every wanted id was seen, once a page ends before the oldest wanted broadcast was created
-    (all later pages are older still), or when the page budget is spent.
+    It stops once every wanted id was seen, when the page budget is spent, or, only while the list really
+    comes newest first, once a page ends before the oldest wanted broadcast was created.
     """
 
     def __init__(
@@ -531,25 +671,41 @@ class ListScan:
         self._missing = set(wanted)
         self._budget = page_budget
         self._oldest = oldest
+        self._previous: datetime | None = None
+        self._newest_first = True
+        #: Wanted ids the list showed with counts that carry no information (to confirm by detail).
+        self.uninformative: list[str] = []
         self.pages = 0
 
     def wants_more(self) -> bool:
         return bool(self._missing) and self.pages < self._budget
 
+    def _check_order(self, page: Sequence[Broadcast]) -> None:
+        for broadcast in page:
+            created = parse_timestamp(broadcast.created_at)
+            if created is None:
+                continue
+            if self._previous is not None and created > self._previous:
+                self._newest_first = False  # the server ignored order_direction=desc
+            self._previous = created
+
     def feed(self, page: Sequence[Broadcast] | None) -> bool:
         """Record one page (``None``: no more pages); return whether to read the next page."""
-        if page is None:
+        if page is None or not page:
             self._budget = self.pages  # the list is exhausted
             return False
         self.pages += 1
+        self._check_order(page)
         for broadcast in page:
-            if broadcast.id in self._missing and self._tracker.observe(broadcast):
-                self._missing.discard(broadcast.id)
-        if not page:
-            self._budget = self.pages
-            return False
+            if broadcast.id not in self._missing:
+                continue
+            self._missing.discard(broadcast.id)
+            progress = self._tracker.broadcasts[broadcast.id]
+            if not progress.observe(broadcast):
+                self.uninformative.append(broadcast.id)
+            self._tracker._note_unknown(progress)
         last = parse_timestamp(page[-1].created_at)
-        if self._oldest is not None and last is not None and last < self._oldest:
+        if self._newest_first and self._oldest is not None and last is not None and last < self._oldest:
             self._budget = self.pages  # past the oldest tracked broadcast: nothing further down
             return False
         return self.wants_more()
@@ -559,7 +715,7 @@ class ListScan:
         return [bid for bid in self._tracker.ids if bid in self._missing]
 
 
-def poll_steps(tracker: DeliveryTracker, *, final_logs: bool = True) -> PollSteps:
+def poll_steps(tracker: DeliveryTracker, *, final_logs: bool = True) -> PollSteps:  # noqa: PLR0912
     """
     One poll as a generator of requests: the sensor drives it with the sync client, the trigger with the
     async client, so the plan exists once. Send back each request's reply (see the request classes).
@@ -567,29 +723,62 @@ def poll_steps(tracker: DeliveryTracker, *, final_logs: bool = True) -> PollStep
     :param final_logs: when the poll ends tracking, read the logs of settled broadcasts for status times.
     """
     tracker.polls += 1
-    scan_list, detail_ids = tracker.status_plan()
+    scan_list, single = tracker.status_plan()
+    confirm: list[str] = []  # list counts that carried no information: confirm by detail in this poll
     if scan_list:
         scan = tracker.list_scan()
         while scan.wants_more():
             page = yield ListPage()
+            if isinstance(page, ListUnavailable):
+                tracker.observe_list_unavailable(page.reason)
+                break
             if not scan.feed(cast("list[Broadcast]", page) if isinstance(page, list) else None):
                 break
-        leftover = scan.leftover()
-        for bid in leftover:
-            tracker.broadcasts[bid].use_detail = True
-        detail_ids = detail_ids + leftover
-    for bid in detail_ids:
-        reply = yield GetBroadcast(bid)
-        if isinstance(reply, Broadcast):
-            tracker.observe(reply)
+        if tracker.list_unavailable is not None:
+            leftover = [bid for bid in tracker.unsettled() if bid not in single]
         else:
+            leftover = scan.leftover()
+            for bid in leftover:
+                tracker.broadcasts[bid].source = "detail"
+        stale = set(scan.uninformative)
+        confirm = [bid for bid in tracker.ids if bid in stale and bid not in single]
+        single = single + [bid for bid in leftover if bid not in single]
+    logs: list[str] = []
+    for bid in [*single, *confirm]:
+        progress = tracker.broadcasts[bid]
+        if progress.source == "log":
+            logs.append(bid)
+            continue
+        before = _fingerprint(progress.counts)
+        reply = yield GetBroadcast(bid)
+        if not isinstance(reply, Broadcast):
             tracker.observe_not_found(bid)
+            continue
+        informative = progress.observe(reply)
+        tracker._note_unknown(progress)
+        if not informative:
+            logs.append(bid)  # the detail says no more: the log is the final word
+            continue
+        if bid in confirm:
+            progress.source = "detail"  # the list showed stale counts for it
+        if bid in single:
+            tracker.after_single_read(bid, _fingerprint(progress.counts) != before)
+    for bid in logs:
+        progress = tracker.broadcasts[bid]
+        before = _fingerprint(progress.counts)
+        entries = yield GetLog(bid)
+        if tracker.observe_log(bid, _rows(entries)):
+            progress.source = "log"  # the detail's counts carried no information while the log had rows
+        if bid in single:
+            tracker.after_single_read(bid, _fingerprint(progress.counts) != before)
     final = tracker.outcome() != "pending"
     for bid in tracker.logs_wanted(final=final and final_logs):
         entries = yield GetLog(bid)
-        tracker.observe_log(
-            bid, cast("list[BroadcastLogEntry]", entries) if isinstance(entries, list) else []
-        )
+        tracker.observe_log(bid, _rows(entries))
+
+
+def _rows(reply: Reply) -> list[BroadcastLogEntry]:
+    return cast("list[BroadcastLogEntry]", reply) if isinstance(reply, list) else []
 
 
 def poll_backoff(
@@ -611,3 +800,85 @@ def poll_backoff(
     if reset_after is not None and math.isfinite(reset_after):
         delay = max(delay, float(reset_after))
     return delay
+
+
+# ----------------------------------------------------------------------------------------------- drivers
+
+
+def _list_unavailable_errors() -> tuple[type[Exception], ...]:
+    """Errors of the list endpoint after which the list is given up for the run (not a poll failure)."""
+    from qontak_provider.client.errors import (
+        QontakAuthenticationError,
+        QontakEndpointUnavailableError,
+        QontakServerError,
+    )
+
+    return (QontakAuthenticationError, QontakEndpointUnavailableError, QontakServerError)
+
+
+def drive_sync(steps: PollSteps, client: QontakClient) -> None:
+    """Carry one poll of :func:`poll_steps` to the sync client."""
+    from qontak_provider.client.errors import QontakNotFoundError
+
+    pages: Any = None
+    reply: Reply = None
+    while True:
+        try:
+            request = steps.send(reply)
+        except StopIteration:
+            return
+        if isinstance(request, ListPage):
+            if pages is None:
+                pages = client.iter_broadcast_pages(**LIST_ORDER)
+            try:
+                page = next(pages, None)
+            except _list_unavailable_errors() as err:
+                reply = ListUnavailable(str(err))
+            else:
+                reply = page[0] if page is not None else None
+        elif isinstance(request, GetBroadcast):
+            try:
+                reply = client.get_broadcast(request.broadcast_id)
+            except QontakNotFoundError:
+                reply = None
+        else:
+            try:
+                reply = client.get_broadcast_log(request.broadcast_id)
+            except QontakNotFoundError:
+                reply = []  # a log that is not there yet is an empty log
+
+
+async def drive_async(steps: PollSteps, client: AsyncQontakClient) -> None:
+    """Carry one poll of :func:`poll_steps` to the async client."""
+    from qontak_provider.client.errors import QontakNotFoundError
+
+    pages: Any = None
+    reply: Reply = None
+    try:
+        while True:
+            try:
+                request = steps.send(reply)
+            except StopIteration:
+                return
+            if isinstance(request, ListPage):
+                if pages is None:
+                    pages = client.iter_broadcast_pages(**LIST_ORDER)
+                try:
+                    page = await anext(pages, None)
+                except _list_unavailable_errors() as err:
+                    reply = ListUnavailable(str(err))
+                else:
+                    reply = page[0] if page is not None else None
+            elif isinstance(request, GetBroadcast):
+                try:
+                    reply = await client.get_broadcast(request.broadcast_id)
+                except QontakNotFoundError:
+                    reply = None
+            else:
+                try:
+                    reply = await client.get_broadcast_log(request.broadcast_id)
+                except QontakNotFoundError:
+                    reply = []
+    finally:
+        if pages is not None:
+            await pages.aclose()  # a scan that stopped early leaves the page generator open

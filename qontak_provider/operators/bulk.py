@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +16,8 @@ if TYPE_CHECKING:
 
     from qontak_provider.client.bulk_engine import BulkSender, JournalStore
     from qontak_provider.client.bulk_render import PreparedRow
-    from qontak_provider.client.models import Broadcast, Template
+    from qontak_provider.client.models import Template
     from qontak_provider.hooks.qontak import QontakHook
-
-#: Seconds of slack when searching the broadcast list for rows an earlier try may have sent (clock skew).
-RECONCILE_MARGIN_SECONDS = 120.0
 
 
 class QontakBulkSendOperator(BaseOperator):
@@ -222,43 +218,29 @@ class QontakBulkSendOperator(BaseOperator):
             return MemoryStore()
         return store
 
-    def _reconciler(self, template: Template) -> Callable[[PreparedRow, float | None], str | None]:
+    def _reconciler(self) -> Callable[[PreparedRow, float | None], str | None]:
         """Find, in Qontak's broadcast list, the broadcast an earlier try made for a row (or ``None``)."""
-        index: dict[str, list[Broadcast]] | None = None
-        claimed: set[str] = set()
+        from datetime import datetime, timezone
 
-        def build(since: float | None) -> dict[str, list[Broadcast]]:
-            found: dict[str, list[Broadcast]] = {}
-            threshold = (since or 0.0) - RECONCILE_MARGIN_SECONDS
-            for page, _ in self.hook.client.iter_broadcast_pages():
-                older = 0
-                for broadcast in page:
-                    created = _epoch(broadcast.created_at)
-                    if created is not None and created < threshold:
-                        older += 1
-                        continue
-                    template_id = (broadcast.message_template or {}).get("id")
-                    if template_id == template.id and broadcast.name is not None:
-                        found.setdefault(broadcast.name, []).append(broadcast)
-                if page and older == len(page):  # newest first: everything further is older
-                    break
-            return found
+        from qontak_provider.ledger.reconcile import BroadcastFinder, ReconcileUnavailable
+
+        finder: BroadcastFinder | None = None
+        unavailable: list[str] = []
 
         def reconcile(prepared: PreparedRow, since: float | None) -> str | None:
-            nonlocal index
-            if index is None:
-                index = build(since)
-                self.log.info(
-                    "Reconciling unconfirmed rows against %d recent broadcasts", sum(map(len, index.values()))
-                )
-            for broadcast in index.get(prepared.to_name, []):
-                if broadcast.id in claimed:
-                    continue
-                entries = self.hook.get_broadcast_log(broadcast.id)
-                if any(e.contact_phone_number == prepared.to_number for e in entries):
-                    claimed.add(broadcast.id)
-                    return broadcast.id
-            return None
+            nonlocal finder
+            if unavailable:
+                return None
+            if finder is None:
+                start = datetime.fromtimestamp(since or 0.0, tz=timezone.utc)
+                finder = BroadcastFinder(self.hook.client, start)
+            try:
+                found = finder.find(prepared.request)
+            except ReconcileUnavailable as err:
+                unavailable.append(str(err))
+                self.log.warning("Rows an earlier try left unconfirmed stay in doubt: %s", err)
+                return None
+            return found.proven[0].id if len(found.proven) == 1 else None
 
         return reconcile
 
@@ -382,7 +364,7 @@ class QontakBulkSendOperator(BaseOperator):
             progress_interval=self.progress_interval,
             total=total,
             on_result=on_result,
-            reconcile=self._reconciler(template),
+            reconcile=self._reconciler(),
             resend_unconfirmed=self.resend_unconfirmed,
             max_ids=self.max_xcom_ids,
             try_number=try_number,
@@ -391,12 +373,3 @@ class QontakBulkSendOperator(BaseOperator):
 
     def on_row_result(self, result: Any) -> None:
         """Called with every row's result (under the engine's lock); a hook for subclasses."""
-
-
-def _epoch(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None

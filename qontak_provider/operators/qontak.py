@@ -379,10 +379,11 @@ class QontakSendDirectOperator(_QontakBaseOperator):
             QontakValidationError,
         )
         from qontak_provider.client.phone import mask_phone
-        from qontak_provider.operators._idempotency import attempt_record, sent_record, utc_now
+        from qontak_provider.client.timestamps import utcnow
+        from qontak_provider.operators._idempotency import attempt_record, sent_record
         from qontak_provider.operators._send import send_summary
 
-        attempt = attempt_record(request, fingerprint, utc_now())
+        attempt = attempt_record(request, fingerprint, utcnow())
         if store is not None:
             # Written before the request leaves: a crash from here on leaves a trace the retry can see.
             store.set(SEND_STATE_KEY, attempt)
@@ -482,7 +483,9 @@ class QontakSendDirectOperator(_QontakBaseOperator):
         """
         from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-        from qontak_provider.operators._idempotency import find_sent_broadcast, parse_time, sent_record
+        from qontak_provider.client.timestamps import parse_timestamp
+        from qontak_provider.ledger.reconcile import BroadcastFinder, ReconcileUnavailable
+        from qontak_provider.operators._idempotency import sent_record
         from qontak_provider.operators._send import send_summary
 
         started = record.get("started_at")
@@ -515,10 +518,16 @@ class QontakSendDirectOperator(_QontakBaseOperator):
                 + " The arguments now render to a different message, so the broadcast list cannot prove "
                 "what was sent; nothing was sent again." + how_to_check
             )
-        started_at: datetime | None = parse_time(started)
+        started_at: datetime | None = parse_timestamp(started)
         if started_at is None:
             raise AirflowFailException(doubt + " The attempt has no usable start time." + how_to_check)
-        result = find_sent_broadcast(self.hook, request, started_at)
+        finder = BroadcastFinder(self.hook.client, started_at)
+        try:
+            result = finder.find(request)
+        except ReconcileUnavailable as err:
+            raise AirflowFailException(
+                f"{doubt} Cannot reconcile: {err}. Nothing was sent again." + how_to_check
+            ) from err
         if len(result.proven) == 1:
             broadcast: Broadcast = result.proven[0]
             self.log.info("Reconciled: broadcast %s is the in-doubt send; not sending again.", broadcast.id)

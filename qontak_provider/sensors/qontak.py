@@ -13,11 +13,8 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, Airfl
 
 from qontak_provider.client.tracking import (
     DeliveryTracker,
-    GetBroadcast,
-    GetLog,
-    ListPage,
-    PollSteps,
     TrackingOptions,
+    drive_sync,
     poll_steps,
     validate_ratio,
 )
@@ -25,37 +22,11 @@ from qontak_provider.client.tracking import (
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from qontak_provider.client.sync import QontakClient
     from qontak_provider.hooks.qontak import QontakHook
 
 #: Extra time the triggerer's own deadline allows beyond ``timeout``, so that the trigger's timeout event
 #: (which names the unsettled broadcasts) arrives before Airflow's generic deferral timeout.
 DEFERRAL_GRACE_SECONDS = 60.0
-
-
-def drive_sync(steps: PollSteps, client: QontakClient) -> None:
-    """Run one poll of :func:`~qontak_provider.client.tracking.poll_steps` with the sync client."""
-    from qontak_provider.client.errors import QontakNotFoundError
-
-    pages: Any = None
-    reply: Any = None
-    while True:
-        try:
-            request = steps.send(reply)
-        except StopIteration:
-            return
-        if isinstance(request, ListPage):
-            if pages is None:
-                pages = client.iter_broadcast_pages()
-            page = next(pages, None)
-            reply = page[0] if page is not None else None
-        elif isinstance(request, GetBroadcast):
-            try:
-                reply = client.get_broadcast(request.broadcast_id)
-            except QontakNotFoundError:
-                reply = None
-        elif isinstance(request, GetLog):
-            reply = client.get_broadcast_log(request.broadcast_id)
 
 
 class QontakBroadcastSensor(BaseSensorOperator):
@@ -180,6 +151,9 @@ class QontakBroadcastSensor(BaseSensorOperator):
             return False
         except QontakError as err:
             raise AirflowException(str(err)) from err
+        finally:
+            for notice in tracker.take_notices():
+                self.log.warning("%s", notice)
         outcome = tracker.outcome()
         if outcome == "failed":
             self.log.error("%s", tracker.summary_line())
@@ -215,6 +189,8 @@ class QontakBroadcastSensor(BaseSensorOperator):
                 end_time=time.time() + float(self.timeout),
                 detail_threshold=self.detail_threshold,
                 max_log_requests=self.max_log_requests,
+                # What this poke learnt about the list holds for the trigger too (asked once per task).
+                use_list=tracker.list_unavailable is None,
             ),
             method_name="execute_complete",
             timeout=timedelta(

@@ -11,11 +11,8 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from qontak_provider.client.tracking import (
     DeliveryTracker,
-    GetBroadcast,
-    GetLog,
-    ListPage,
-    PollSteps,
     TrackingOptions,
+    drive_async,
     poll_backoff,
     poll_steps,
 )
@@ -25,35 +22,6 @@ if TYPE_CHECKING:
 
 #: Consecutive failed polls (429, 5xx, network) after which the trigger gives up with an error event.
 DEFAULT_MAX_POLL_FAILURES = 8
-
-
-async def drive_async(steps: PollSteps, client: AsyncQontakClient) -> None:
-    """Run one poll of :func:`~qontak_provider.client.tracking.poll_steps` with the async client."""
-    from qontak_provider.client.errors import QontakNotFoundError
-
-    pages: Any = None
-    reply: Any = None
-    try:
-        while True:
-            try:
-                request = steps.send(reply)
-            except StopIteration:
-                return
-            if isinstance(request, ListPage):
-                if pages is None:
-                    pages = client.iter_broadcast_pages()
-                page = await anext(pages, None)
-                reply = page[0] if page is not None else None
-            elif isinstance(request, GetBroadcast):
-                try:
-                    reply = await client.get_broadcast(request.broadcast_id)
-                except QontakNotFoundError:
-                    reply = None
-            elif isinstance(request, GetLog):
-                reply = await client.get_broadcast_log(request.broadcast_id)
-    finally:
-        if pages is not None:
-            await pages.aclose()  # a scan that stopped early leaves the page generator open
 
 
 class QontakBroadcastTrigger(BaseTrigger):
@@ -81,6 +49,8 @@ class QontakBroadcastTrigger(BaseTrigger):
     :param max_log_requests: most logs read at the end for status times.
     :param max_poll_failures: consecutive failed polls tolerated before an error event.
     :param min_backoff: shortest wait after a failed poll, in seconds.
+    :param use_list: read the broadcast list at all (the sensor passes ``False`` once it proved
+        unavailable to these credentials).
     """
 
     def __init__(
@@ -96,6 +66,7 @@ class QontakBroadcastTrigger(BaseTrigger):
         max_log_requests: int = 25,
         max_poll_failures: int = DEFAULT_MAX_POLL_FAILURES,
         min_backoff: float = 1.0,
+        use_list: bool = True,
     ) -> None:
         super().__init__()
         self.broadcast_ids = [str(b) for b in broadcast_ids]
@@ -108,6 +79,7 @@ class QontakBroadcastTrigger(BaseTrigger):
         self.max_log_requests = int(max_log_requests)
         self.max_poll_failures = int(max_poll_failures)
         self.min_backoff = float(min_backoff)
+        self.use_list = bool(use_list)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the class path and the JSON-able keyword arguments that rebuild this trigger."""
@@ -124,6 +96,7 @@ class QontakBroadcastTrigger(BaseTrigger):
                 "max_log_requests": self.max_log_requests,
                 "max_poll_failures": self.max_poll_failures,
                 "min_backoff": self.min_backoff,
+                "use_list": self.use_list,
             },
         )
 
@@ -133,7 +106,9 @@ class QontakBroadcastTrigger(BaseTrigger):
             target_status=self.target_status,
             max_failed_ratio=self.max_failed_ratio,
             options=TrackingOptions(
-                detail_threshold=self.detail_threshold, max_log_requests=self.max_log_requests
+                detail_threshold=self.detail_threshold,
+                max_log_requests=self.max_log_requests,
+                use_list=self.use_list,
             ),
         )
 
@@ -174,6 +149,7 @@ class QontakBroadcastTrigger(BaseTrigger):
             try:
                 await drive_async(poll_steps(tracker), client)
             except (QontakRateLimitError, QontakServerError, QontakTransportError) as err:
+                self._log_notices(tracker)
                 failures += 1
                 if failures > self.max_poll_failures:
                     return {
@@ -198,6 +174,7 @@ class QontakBroadcastTrigger(BaseTrigger):
                 await asyncio.sleep(delay)
                 continue
             failures = 0
+            self._log_notices(tracker)
             outcome = tracker.outcome()
             if outcome == "success":
                 return {
@@ -217,6 +194,10 @@ class QontakBroadcastTrigger(BaseTrigger):
                 return self._timeout(tracker)
             self.log.info("%s; %s", tracker.summary_line(), tracker.still_waiting_message())
             await asyncio.sleep(max(0.0, min(self.poke_interval, remaining)))
+
+    def _log_notices(self, tracker: DeliveryTracker) -> None:
+        for notice in tracker.take_notices():
+            self.log.warning("%s", notice)
 
     def _timeout(self, tracker: DeliveryTracker) -> dict[str, Any]:
         return {

@@ -12,7 +12,12 @@ import pytest
 
 from qontak_provider.client.errors import QontakPayloadError
 from qontak_provider.client.models import DirectSendRequest, Template
-from qontak_provider.client.payload import build_direct_send, normalize_payload, validate_against_template
+from qontak_provider.client.payload import (
+    build_direct_send,
+    direct_send_body,
+    normalize_payload,
+    validate_against_template,
+)
 
 SEEDS: dict[str, dict[str, Any]] = json.loads(
     (Path(__file__).parents[1] / "fixtures" / "seed_payloads.json").read_text()
@@ -665,3 +670,55 @@ def test_validate_dict_with_bad_shape_is_a_payload_error():
     with pytest.raises(QontakPayloadError) as info:
         validate_against_template({"to_name": "x"}, TEMPLATES["otp"])
     assert info.value.field in {"to_number", "message_template_id", "channel_integration_id", "language"}
+
+
+# ------------------------------------------------------------------------------------- verbatim payloads
+
+
+@pytest.mark.parametrize("name", sorted(SEEDS))
+def test_seed_payloads_go_out_verbatim_in_the_written_key_order(name: str) -> None:
+    body = direct_send_body(SEEDS[name])
+    assert body == SEEDS[name]
+    # json.dumps without sort_keys shows the order: the user's, not the model's (buttons before body)
+    assert json.dumps(body) == json.dumps(SEEDS[name])
+    assert direct_send_body(DirectSendRequest.model_validate(SEEDS[name])) == SEEDS[name]
+    normalized = normalize_payload(SEEDS[name]).to_wire()
+    assert json.dumps(normalized) == json.dumps(SEEDS[name])
+
+
+def test_key_order_follows_the_caller_even_for_keys_in_a_rare_order() -> None:
+    payload = dict(reversed(list(SEEDS["otp"].items())))
+    payload["parameters"] = {
+        "body": SEEDS["otp"]["parameters"]["body"],
+        "buttons": [{"value": "1", "index": "0"}],
+    }
+    wire = direct_send_body(payload)
+    assert list(wire) == list(payload)
+    assert list(wire["parameters"]) == ["body", "buttons"]
+    assert list(wire["parameters"]["buttons"][0]) == ["value", "index"]
+
+
+def test_invalid_payload_names_the_field_and_never_echoes_the_number() -> None:
+    payload = dict(SEEDS["otp"])
+    payload["language"] = {"code": "id", "typo": 1}
+    with pytest.raises(QontakPayloadError) as info:
+        direct_send_body(payload)
+    assert info.value.field == "language.typo"
+
+    payload = dict(SEEDS["otp"])
+    payload["to_number"] = 6281234567890
+    with pytest.raises(QontakPayloadError) as info:
+        direct_send_body(payload)
+    assert info.value.field == "to_number"
+    assert "6281234567890" not in str(info.value)
+
+    payload = dict(SEEDS["otp"])
+    del payload["to_name"]
+    with pytest.raises(QontakPayloadError, match="to_name"):
+        direct_send_body(payload)
+
+
+def test_an_undocumented_top_level_name_is_refused_before_any_request() -> None:
+    with pytest.raises(QontakPayloadError) as info:
+        direct_send_body({**SEEDS["otp"], "name": "campaign"})
+    assert info.value.field == "name" and "does not document" in str(info.value)

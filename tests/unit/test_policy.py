@@ -8,6 +8,7 @@ import pytest
 
 from qontak_provider.client.errors import (
     QontakAuthenticationError,
+    QontakEndpointUnavailableError,
     QontakError,
     QontakNotFoundError,
     QontakRateLimitError,
@@ -26,9 +27,6 @@ from qontak_provider.client.policy import (
     TransportOutcome,
     announced_wait,
     decide,
-    error_for_failure,
-    error_for_response,
-    mask_digits,
     parse_rate_limit_reset,
     parse_retry_after,
 )
@@ -130,7 +128,7 @@ class TestReads:
     @pytest.mark.parametrize("status", [500, 502, 503, 504, 599])
     def test_5xx_is_retried_with_backoff(self, status) -> None:
         decision = run("read", HttpOutcome(status), attempt=2)
-        assert decision.retry and decision.error is None
+        assert decision.error is None
         assert decision.delay == 1.0  # 0.5 * 2 ** (2 - 1)
         assert decision.pause_sends is None
 
@@ -151,7 +149,7 @@ class TestReads:
     def test_429_waits_at_least_the_announced_reset(self) -> None:
         # backoff would be 0 with this random source; the announced reset is the floor
         decision = run("read", rate_limited("10"), random=lambda: 0.0, policy=RetryPolicy())
-        assert decision.retry and decision.delay == 10.0
+        assert decision.delay == 10.0
 
     def test_429_uses_backoff_when_it_is_longer_than_the_reset(self) -> None:
         decision = run("read", rate_limited("1"), attempt=4)
@@ -178,7 +176,7 @@ class TestReads:
     @pytest.mark.parametrize("kind", [FailureKind.CONNECT, FailureKind.TIMEOUT, FailureKind.DISCONNECTED])
     def test_transport_failures_are_retried(self, kind) -> None:
         decision = run("read", TransportOutcome(kind, "boom"), attempt=3)
-        assert decision.retry and decision.delay == 2.0
+        assert decision.delay == 2.0
 
     @pytest.mark.parametrize("kind", [FailureKind.CONNECT, FailureKind.TIMEOUT, FailureKind.DISCONNECTED])
     def test_transport_failures_give_up_as_transport_errors(self, kind) -> None:
@@ -210,7 +208,7 @@ class TestSends:
 
     def test_connect_failure_is_retried(self) -> None:
         decision = run("send", TransportOutcome(FailureKind.CONNECT, "refused"), attempt=1)
-        assert decision.retry and decision.delay == 0.5
+        assert decision.delay == 0.5
 
     def test_connect_failure_gives_up_as_transport_error_not_in_doubt(self) -> None:
         decision = run("send", TransportOutcome(FailureKind.CONNECT, "refused"), attempt=5)
@@ -222,13 +220,13 @@ class TestSends:
 
     def test_429_is_retried_and_pauses_all_senders_for_the_reset(self) -> None:
         decision = run("send", rate_limited("10"), attempt=1, random=lambda: 0.0, policy=RetryPolicy())
-        assert decision.retry
+        assert decision.error is None
         assert decision.delay == 10.0
         assert decision.pause_sends == 10.0
 
     def test_429_without_announcement_pauses_for_the_backoff(self) -> None:
         decision = run("send", rate_limited(None), attempt=2)
-        assert decision.retry and decision.pause_sends == decision.delay == 1.0
+        assert decision.pause_sends == decision.delay == 1.0
 
     def test_429_exhausted_still_pauses_the_pacer(self) -> None:
         decision = run("send", rate_limited("10"), attempt=5)
@@ -243,10 +241,10 @@ class TestNeverRetried:
         [
             (401, QontakAuthenticationError),
             (403, QontakAuthenticationError),
-            (404, QontakNotFoundError),
+            (404, QontakEndpointUnavailableError),  # no id in the path: the endpoint is missing
             (400, QontakValidationError),
             (422, QontakValidationError),
-            (405, QontakError),
+            (405, QontakEndpointUnavailableError),
             (409, QontakError),
             (302, QontakError),
         ],
@@ -257,69 +255,37 @@ class TestNeverRetried:
         assert decision.error.status_code == status
         assert decision.pause_sends is None
 
+    @pytest.mark.parametrize("kind", ["read", "send"])
+    @pytest.mark.parametrize(
+        ("status", "messages", "error_type"),
+        [
+            (404, ("Resource not found.",), QontakNotFoundError),
+            (422, ("Couldn't find MessageTemplate with 'id'=x",), QontakNotFoundError),
+            (422, ("could not find broadcast",), QontakNotFoundError),
+            (422, ("target is missing",), QontakValidationError),
+            (405, (), QontakEndpointUnavailableError),
+        ],
+    )
+    def test_an_id_lookup_is_not_found_whatever_the_code(self, kind, status, messages, error_type) -> None:
+        decision = decide(
+            kind,
+            HttpOutcome(status, messages),
+            attempt=1,
+            policy=RetryPolicy(jitter=False),
+            method="GET",
+            path="/qontak/chat/v1/templates/x/whatsapp",
+            target="template 'x'",
+            random=lambda: 1.0,
+            now=NOW,
+        )
+        assert type(decision.error) is error_type
+        if error_type is QontakNotFoundError:
+            assert "Qontak has no template 'x'" in str(decision.error)
+
     def test_max_attempts_one_disables_retries(self) -> None:
         policy = RetryPolicy(max_attempts=1)
         assert isinstance(run("read", HttpOutcome(503), policy=policy).error, QontakServerError)
         assert isinstance(run("send", rate_limited("1"), policy=policy).error, QontakRateLimitError)
-
-
-# -------------------------------------------------------------------------------------------- error texts
-
-
-class TestErrorTexts:
-    def test_authentication_message_names_the_likely_causes(self) -> None:
-        error = error_for_response("read", HttpOutcome(401, ("Unauthorized",)), method="GET", path="/p")
-        text = str(error)
-        for cause in (
-            "client id",
-            "secret",
-            "clock",
-            "300 s",
-            "qontak-chat:all",
-            "qontak-chat:broadcasts:whatsapp:direct",
-            "Admin",
-            "Supervisor (SPV)",
-            "Unauthorized",
-        ):
-            assert cause in text
-        assert "never retried" in text
-
-    def test_403_says_scope(self) -> None:
-        error = error_for_response("send", HttpOutcome(403), method="POST", path="/p")
-        assert isinstance(error, QontakAuthenticationError) and "scope" in str(error)
-
-    def test_validation_joins_qontak_messages(self) -> None:
-        error = error_for_response(
-            "send", HttpOutcome(422, ("target is missing", "language is invalid")), method="POST", path="/p"
-        )
-        assert "target is missing; language is invalid" in str(error)
-        assert error.messages == ["target is missing", "language is invalid"]
-
-    def test_phone_numbers_in_server_messages_are_masked_in_the_text_only(self) -> None:
-        error = error_for_response(
-            "send",
-            HttpOutcome(422, ("to_number 6281234567890 is not on WhatsApp",)),
-            method="POST",
-            path="/p",
-        )
-        assert "6281234567890" not in str(error)
-        assert "62812*****890" in str(error)
-        assert error.messages == ["to_number 6281234567890 is not on WhatsApp"]
-
-    def test_mask_digits_leaves_uuids_and_short_numbers(self) -> None:
-        uuid = "56b60c3c-0123-46af-958b-123456789012"
-        assert mask_digits(f"{uuid} code 422") == f"{uuid} code 422"
-        assert mask_digits("+6281234567890 and 081234567890") == "62812*****890 and 08123****890"
-        assert mask_digits("order 123456789") == "order 123456789"  # too short for a phone number
-
-    def test_rate_limit_without_reset(self) -> None:
-        error = error_for_response("read", HttpOutcome(429), method="GET", path="/p")
-        assert isinstance(error, QontakRateLimitError) and error.reset_after is None
-        assert "resets" not in str(error)
-
-    def test_transport_error_for_a_single_attempt_has_no_attempt_count(self) -> None:
-        error = error_for_failure("read", TransportOutcome(FailureKind.CONNECT), method="GET", path="/p")
-        assert "attempts" not in str(error) and "base URL" in str(error)
 
 
 # -------------------------------------------------------------------------------------------------- pacer

@@ -14,6 +14,7 @@ from qontak_provider.client.tracking import (
     GetBroadcast,
     GetLog,
     ListPage,
+    ListUnavailable,
     TrackingOptions,
     is_settled,
     normalize_broadcast_ids,
@@ -149,7 +150,7 @@ def test_settled_and_overall_status(
     model = None if counts is None else MessageStatusCount(**counts)
     assert is_settled(model, "delivered") is delivered
     assert is_settled(model, "read") is read
-    assert overall_status(model).value == status
+    assert overall_status(model) == status
 
 
 def test_parse_timestamp_shapes() -> None:
@@ -363,3 +364,155 @@ def test_summary_is_json_serialisable() -> None:
 def test_list_page_budget() -> None:
     assert TrackingOptions().list_page_budget(250) == 5
     assert TrackingOptions(max_list_pages=0).list_page_budget(250) == 1
+
+
+# ------------------------------------------------------------------- the list is an accelerator, not truth
+
+
+def ids_of(n: int, prefix: str = "b") -> list[str]:
+    return [f"{prefix}{i}" for i in range(n)]
+
+
+def test_an_unavailable_list_switches_to_details_for_the_rest_of_the_run() -> None:
+    server = FakeServer([bc(bid, minutes=i, sent=1) for i, bid in enumerate(ids_of(5))])
+    server.page = lambda number: ListUnavailable("HTTP 404 on GET /broadcasts/whatsapp")  # type: ignore[method-assign,assignment,return-value]
+    tracker = DeliveryTracker(ids_of(5))
+    made = drive(tracker, server)
+    assert made == [ListPage(), *[GetBroadcast(bid) for bid in ids_of(5)]]
+    notices = tracker.take_notices()
+    assert len(notices) == 1 and "not available" in notices[0] and "HTTP 404" in notices[0]
+    assert tracker.take_notices() == []  # said once
+    assert tracker.summary()["list_unavailable"] == "HTTP 404 on GET /broadcasts/whatsapp"
+    # the list is never asked again; the broadcasts are read one by one
+    assert ListPage() not in drive(tracker, server)
+    for bid in ids_of(5):
+        server.broadcasts[bid] = bc(bid, read=1)
+    for _ in range(3):  # unchanged broadcasts back off one poll before they are read again
+        drive(tracker, server)
+    assert tracker.outcome() == "success"
+
+
+def test_use_list_false_never_asks_the_list() -> None:
+    server = FakeServer([bc(bid, sent=1) for bid in ids_of(5)])
+    tracker = DeliveryTracker(ids_of(5), options=TrackingOptions(use_list=False))
+    assert drive(tracker, server) == [GetBroadcast(bid) for bid in ids_of(5)]
+
+
+def test_all_zero_list_counts_are_confirmed_by_detail_and_then_read_there() -> None:
+    """The spec's only ``done`` broadcast in the list shows all zeros: that is no information."""
+    ids = ids_of(5)
+    server = FakeServer([bc(bid, minutes=i) for i, bid in enumerate(ids)])  # list: all zero
+    details = {bid: bc(bid, minutes=i, read=1) for i, bid in enumerate(ids)}
+    server.broadcasts = details
+    tracker = DeliveryTracker(ids, target_status="read", options=TrackingOptions(max_log_requests=0))
+    made = drive(tracker, server)
+    assert made == [ListPage(), *[GetBroadcast(bid) for bid in ids]]
+    assert tracker.outcome() == "success"  # not "pending forever"
+    assert all(tracker.broadcasts[bid].source == "detail" for bid in ids)
+
+
+def test_stale_list_and_stale_detail_are_settled_by_the_log() -> None:
+    ids = ids_of(4)
+    listed = [bc(bid, minutes=i) for i, bid in enumerate(ids)]
+    server = FakeServer(listed)  # list and detail: all zero
+    for bid in ids:
+        server.logs[bid] = [row("read", read=1767225600)]
+    tracker = DeliveryTracker(ids, target_status="read")
+    made = drive(tracker, server)
+    assert made == [ListPage(), *[GetBroadcast(b) for b in ids], *[GetLog(b) for b in ids]]
+    assert tracker.outcome() == "success"
+    assert all(tracker.broadcasts[bid].source == "log" for bid in ids)
+
+
+def test_a_stale_detail_on_a_pending_broadcast_reads_the_log_but_does_not_stick_while_it_is_empty() -> None:
+    server = FakeServer([bc("a")])  # detail all zero, log not filled yet
+    tracker = DeliveryTracker("a")
+    assert drive(tracker, server) == [GetBroadcast("a"), GetLog("a")]
+    assert tracker.broadcasts["a"].source == "list" and tracker.outcome() == "pending"
+    server.logs["a"] = [row("sent")]
+    assert drive(tracker, server) == [GetBroadcast("a"), GetLog("a")]
+    assert tracker.broadcasts["a"].source == "log"
+    assert drive(tracker, server) == [GetLog("a")]  # from now on the log directly
+
+
+def test_counts_that_do_not_add_up_to_the_recipients_are_confirmed_by_the_log() -> None:
+    server = FakeServer([bc("a", read=2)])  # a direct send has one recipient
+    server.logs["a"] = [row("delivered")]
+    tracker = DeliveryTracker("a", target_status="read")
+    assert drive(tracker, server) == [GetBroadcast("a"), GetLog("a")]
+    assert tracker.outcome() == "pending"  # the log says delivered, not read
+    assert tracker.broadcasts["a"].status() == "delivered"
+
+
+def test_a_multi_recipient_broadcast_has_no_assumed_recipient_count() -> None:
+    many = Broadcast(id="m", contact_list_id="list-1", message_status_count=MessageStatusCount(read=3))
+    tracker = DeliveryTracker("m", target_status="read")
+    tracker.observe(many)
+    assert tracker.outcome() == "success"
+
+
+def test_an_unknown_status_word_is_reported_by_name_and_never_settles() -> None:
+    server = FakeServer([bc("a")])
+    server.logs["a"] = [row("queued")]
+    tracker = DeliveryTracker(["a", "b"])
+    server.broadcasts["b"] = bc("b", read=1)
+    drive(tracker, server)
+    assert tracker.outcome() == "pending"
+    assert tracker.unsettled() == ["a"]
+    summary = tracker.summary()
+    assert summary["counts"]["queued"] == 1 and summary["unknown_statuses"] == {"queued": 1}
+    assert summary["broadcasts"]["a"]["status"] == "queued"
+    assert summary["broadcasts"]["a"]["unknown_statuses"] == {"queued": 1}
+    assert "1 queued (unknown status)" in tracker.summary_line()
+    assert "a: status 'queued', unknown to this provider" in tracker.still_waiting_message()
+    notices = tracker.take_notices()
+    assert len(notices) == 1 and "'queued'" in notices[0]
+    drive(tracker, server)
+    assert tracker.take_notices() == []  # warned once
+
+
+def test_an_unknown_counter_in_message_status_count_is_not_settled() -> None:
+    counts = MessageStatusCount.model_validate({"read": 0, "todo": 1})
+    assert not is_settled(counts, "read") and overall_status(counts) == "todo"
+    tracker = DeliveryTracker("x")
+    tracker.observe(Broadcast(id="x", message_status_count=counts))
+    assert tracker.unsettled() == ["x"] and tracker.take_notices()
+
+
+def test_one_by_one_reads_back_off_per_broadcast_while_nothing_changes() -> None:
+    ids = ids_of(6)
+    server = FakeServer([bc(bid, sent=1) for bid in ids])
+    tracker = DeliveryTracker(ids, options=TrackingOptions(use_list=False, max_backoff_polls=4))
+    reads = [len(drive(tracker, server)) for _ in range(14)]
+    # poll 1 learns, poll 2 sees no change; then 1, 2, 4, 4 polls are skipped between reads
+    assert reads == [6, 6, 0, 6, 0, 0, 6, 0, 0, 0, 0, 6, 0, 0]
+    server.broadcasts["b0"] = bc("b0", delivered=1)
+    assert [len(drive(tracker, server)) for _ in range(3)] == [0, 0, 6]  # b0 waits for its next turn
+    assert "b0" not in tracker.unsettled()
+    assert len(drive(tracker, server)) == 0 and tracker.broadcasts["b1"].backoff == 4
+
+
+def test_a_change_resets_the_backoff_and_few_broadcasts_never_back_off() -> None:
+    tracker = DeliveryTracker(ids_of(6))
+    tracker.polls = 1
+    tracker.after_single_read("b0", False)
+    tracker.after_single_read("b0", False)
+    assert tracker.broadcasts["b0"].backoff == 2
+    tracker.after_single_read("b0", True)
+    assert tracker.broadcasts["b0"].backoff == 0 and tracker.broadcasts["b0"].due == 2
+    few = FakeServer([bc(bid, sent=1) for bid in ids_of(3)])
+    small = DeliveryTracker(ids_of(3))
+    assert [len(drive(small, few)) for _ in range(5)] == [3] * 5  # at the detail threshold: every poll
+
+
+def test_a_list_in_the_wrong_order_disables_the_early_stop() -> None:
+    """``order_direction=desc`` is asked, not assumed: an ascending list must not end the scan early."""
+    tracked = [bc(f"b{i}", minutes=1000 + i, sent=1) for i in range(10)]
+    older = [bc(f"o{i}", minutes=i) for i in range(150)]
+    server = FakeServer(tracked + older)
+    server.ordered = sorted(server.ordered, key=lambda b: b.created_at or "")  # oldest first
+    tracker = DeliveryTracker([b.id for b in tracked], options=TrackingOptions(max_list_pages=5))
+    tracker.broadcasts["b0"].created_at = parse_timestamp(tracked[0].created_at)
+    made = drive(tracker, server)
+    assert made == [ListPage(), ListPage()]  # page 1 is all older: a newest-first scan would stop there
+    assert tracker.unsettled() == [b.id for b in tracked] and not tracker.broadcasts["b0"].use_detail

@@ -93,14 +93,13 @@ def get_provider_info() -> dict[str, Any]:
                     "default_region": {
                         "label": "Default phone region",
                         "description": (
-                            "ISO country code used to read phone numbers written without a country code, "
-                            "e.g. 0812-3456-7890 in ID becomes 6281234567890."
+                            f"ISO country code used to read phone numbers written without a country code; "
+                            f"empty means {DEFAULT_REGION}, where 0812-3456-7890 becomes 6281234567890."
                         ),
-                        "schema": {
-                            "type": ["string", "null"],
-                            "default": DEFAULT_REGION,
-                            "pattern": "^[A-Z]{2}$",
-                        },
+                        # No default here: the form would store it, and Airflow's secrets masker logs
+                        # "Skipping masking for a secret as it's too short" in every task for any extra
+                        # value under 5 characters (see docs/troubleshooting.rst). Empty means ID.
+                        "schema": {"type": ["string", "null"], "pattern": "^[A-Za-z]{2}$"},
                     },
                 },
             }

@@ -219,6 +219,9 @@ class BulkSender:
 
     :param send: sends one request and returns an object with an ``id`` (``QontakClient.send_direct``).
     :param prepare: ``(index, row) -> PreparedRow``; raises ``QontakPayloadError`` for an invalid row.
+    :param key_of: ``(index, row) -> key`` naming a row in results and logs, also when it is invalid;
+        default the position.
+    :param number_of: ``row -> masked number`` for results and logs of rows that could not be prepared.
     :param store: where the journal is kept (``task_state_store``); ``None`` keeps it in memory only.
     :param journal_key: the store key of the journal.
     :param fingerprint: identifies input and template; a stored journal with another one is refused.
@@ -244,6 +247,8 @@ class BulkSender:
         *,
         send: Callable[[Any], Any],
         prepare: Callable[[int, Mapping[str, Any]], PreparedRow],
+        key_of: Callable[[int, Mapping[str, Any]], str] | None = None,
+        number_of: Callable[[Mapping[str, Any]], str | None] | None = None,
         store: JournalStore | None = None,
         journal_key: str = "qontak_bulk",
         fingerprint: str = "",
@@ -267,6 +272,8 @@ class BulkSender:
             raise ValueError("reserve_rows must be at least 1")
         self.send = send
         self.prepare = prepare
+        self.key_of = key_of
+        self.number_of = number_of
         self.store = store
         self.journal_key = journal_key
         self.fingerprint = fingerprint
@@ -490,7 +497,10 @@ class BulkSender:
         except (QontakPayloadError, ValueError, TypeError, KeyError) as err:
             # Invalid rows count as settled ("s"): validation is deterministic, so a retry finds
             # them invalid again.
-            self._record(RowResult(index, self._key(index, row), None, "invalid", None, str(err)[:500]), SENT)
+            self._record(
+                RowResult(index, self._key(index, row), self._masked(row), "invalid", None, str(err)[:500]),
+                SENT,
+            )
             return
         if prior == UNCONFIRMED:
             since = self._prior.started_at if self._prior is not None else None
@@ -531,10 +541,10 @@ class BulkSender:
         executor.submit(self._send_one, prepared, semaphore)
 
     def _key(self, index: int, row: Mapping[str, Any]) -> str:
-        key_of = getattr(self.prepare, "__self__", None)
-        if key_of is not None and hasattr(key_of, "key_of"):
-            return str(key_of.key_of(index, row))
-        return str(index)
+        return str(self.key_of(index, row)) if self.key_of is not None else str(index)
+
+    def _masked(self, row: Mapping[str, Any]) -> str | None:
+        return self.number_of(row) if self.number_of is not None else None
 
     def _replay(self, index: int, row: Mapping[str, Any], prior: str) -> None:
         """A row settled by an earlier try: report it, never send it."""

@@ -98,6 +98,7 @@ class RowRenderer:
     :param row_params: a callable ``row -> dict`` returning any of ``to_number``, ``to_name``, ``body``,
         ``header_url``, ``header_filename``, ``buttons``; its values win over the options above.
     :param default_region: region for numbers written without a country code.
+    :param language: language code sent with every row; default the template's own.
     """
 
     def __init__(
@@ -115,6 +116,7 @@ class RowRenderer:
         buttons: Mapping[Any, Any] | Sequence[Any] | None = None,
         row_params: RowCallable | None = None,
         default_region: str = "ID",
+        language: str | None = None,
     ) -> None:
         if body is not None and body_columns is not None:
             raise ValueError("pass either body or body_columns, not both")
@@ -132,6 +134,7 @@ class RowRenderer:
         self.body_columns = list(body_columns) if body_columns is not None else None
         self.row_params = row_params
         self.default_region = default_region
+        self.language = language
         self._body = _Compiled(body, env) if body is not None else None
         self._header_url = _Compiled(header_url, env) if header_url is not None else None
         self._header_filename = _Compiled(header_filename, env) if header_filename is not None else None
@@ -144,6 +147,14 @@ class RowRenderer:
             if value not in (None, ""):
                 return str(value)
         return str(index)
+
+    def masked_number_of(self, row: Mapping[str, Any]) -> str | None:
+        """The row's number column, masked (also for a row that cannot be sent); ``None`` when empty."""
+        try:
+            number = self._pick(row, self.number_column, DEFAULT_NUMBER_COLUMNS)
+        except Exception:  # a row that is not even a mapping: nothing to show
+            return None
+        return None if number in (None, "") else mask_phone(number if isinstance(number, (str, int)) else "")
 
     def _pick(self, row: Mapping[str, Any], explicit: str | None, defaults: Sequence[str]) -> Any:
         if explicit is not None:
@@ -185,6 +196,7 @@ class RowRenderer:
             to_number=normalized,
             to_name=name,
             channel_integration_id=self.channel_integration_id,
+            language=self.language,
             body=params.get("body"),
             header_url=params.get("header_url"),
             header_filename=params.get("header_filename"),

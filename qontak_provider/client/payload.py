@@ -26,6 +26,7 @@ from qontak_provider.client.phone import is_normalized_phone, mask_phone, normal
 __all__ = [
     "build_direct_send",
     "direct_send_body",
+    "language_mismatch",
     "normalize_payload",
     "parse_payload",
     "validate_against_template",
@@ -39,6 +40,8 @@ _DIGITS_RE = re.compile(r"[0-9]{1,6}")
 _SEED_BODY_KEYS = frozenset({"key", "value_text", "value"})
 _SEED_BUTTON_KEYS = frozenset({"index", "type", "value"})
 _HEADER_PARAM_KEYS = ("url", "filename")
+#: WhatsApp's template language codes: ``id``, ``en``, ``fil``, ``en_US``, ``pt_BR``, ``zh_HK``...
+_LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8}){0,2}")
 _MAX_GIVEN_REPR = 80
 
 
@@ -108,6 +111,7 @@ def build_direct_send(
             f"a language code (template {template.name!r} has language {template.language!r})",
             _given(code),
         )
+    _check_language_code(code)
     parameters: dict[str, Any] = {}
     header = _build_header(template, header_url, header_filename)
     if header is not None:
@@ -392,8 +396,9 @@ def validate_against_template(request: DirectSendRequest | Mapping[str, Any], te
     """
     Check that ``request`` can be sent with ``template``; raise on the first problem.
 
-    Checked: template id and approval (a template without ``status`` is not judged), language code equal to
-    the template's, recipient number already normalised, non-empty name and channel, one body value per
+    Checked: template id and approval (a template without ``status`` is not judged), a language code that
+    looks like one (it may differ from the template's: see :func:`language_mismatch`), recipient number
+    already normalised, non-empty name and channel, one body value per
     placeholder with text WhatsApp accepts, header present exactly for media-header templates with the
     right format and an ``https://`` URL, and a value for every dynamic button and none for others.
     Button ``type`` is not judged beyond being non-empty, because the API's own examples disagree on it.
@@ -420,12 +425,7 @@ def validate_against_template(request: DirectSendRequest | Mapping[str, Any], te
             request.message_template_id,
             hint="WhatsApp only delivers approved templates.",
         )
-    if template.language is not None and request.language.code != template.language:
-        raise QontakPayloadError(
-            "language.code",
-            f"{template.language!r}, the language of template {name!r}",
-            request.language.code,
-        )
+    _check_language_code(request.language.code)
     if not is_normalized_phone(request.to_number):
         raise QontakPayloadError(
             "to_number",
@@ -538,7 +538,34 @@ def _check_buttons(request: DirectSendRequest, template: Template) -> None:
             )
 
 
+def language_mismatch(request: DirectSendRequest, template: Template) -> str | None:
+    """
+    The warning to log when ``request`` asks for another language than ``template`` has, else ``None``.
+
+    The code is sent as given: Mekari's own OTP example sends ``id`` to a template its guide lists as
+    ``en_US``, and which reading the server enforces is unknown. The risk is named instead: WhatsApp looks
+    templates up by name and language and may fail the message in the broadcast log.
+    """
+    code, own = request.language.code, template.language
+    if own is None or code.casefold() == own.casefold():
+        return None
+    return (
+        f"language.code {code!r} differs from the language of template {template.name!r} ({own!r}); it is "
+        f"sent as given, but WhatsApp may fail the message in the broadcast log if the template does not "
+        f"exist in {code!r}. Leave the language out to use the template's own."
+    )
+
+
 # ----------------------------------------------------------------------------------------------- helpers
+
+
+def _check_language_code(code: str) -> None:
+    if not _LANGUAGE_RE.fullmatch(code):
+        raise QontakPayloadError(
+            "language.code",
+            "a WhatsApp language code such as 'id', 'en' or 'en_US'",
+            _given(code),
+        )
 
 
 def _check_param_text(field: str, text: str) -> None:

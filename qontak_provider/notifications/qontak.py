@@ -281,7 +281,14 @@ class QontakNotifier(BaseNotifier):
                 buttons=self.buttons,
                 default_region=config.default_region,
             )
-        return list(requests.values())
+        built = list(requests.values())
+        if built:
+            from qontak_provider.client.payload import language_mismatch
+
+            mismatch = language_mismatch(built[0], template)
+            if mismatch:
+                self.log.warning("%s", mismatch)
+        return built
 
     def _raw_numbers(self) -> list[str]:
         raw = self.to_numbers

@@ -271,7 +271,18 @@ class QontakBulkSendOperator(BaseOperator):
             buttons=self.buttons,
             row_params=self.row_params,
             default_region=self.hook.default_region,
+            language=self.language or None,
         )
+        if self.language and template.language and self.language.casefold() != template.language.casefold():
+            self.log.warning(
+                "language %r differs from the language of template %r (%r); it is sent as given with every "
+                "row, but WhatsApp may fail the messages in the broadcast log if the template does not exist "
+                "in %r.",
+                self.language,
+                template.name,
+                template.language,
+                self.language,
+            )
         source, total, source_id = self._source()
         ti = context.get("ti")
         try_number = int(getattr(ti, "try_number", 1) or 1)
@@ -310,8 +321,9 @@ class QontakBulkSendOperator(BaseOperator):
         if self.max_invalid_ratio is not None and invalid / rows > self.max_invalid_ratio:
             raise AirflowFailException(
                 f"{invalid} of {report.rows} rows are invalid ({100.0 * invalid / rows:.1f}% > "
-                f"max_invalid_ratio {100.0 * self.max_invalid_ratio:.1f}%); valid rows were sent. See the "
-                "task log or results_path for the reasons; fix the input and clear the task to continue."
+                f"max_invalid_ratio {100.0 * self.max_invalid_ratio:.1f}%); {_sent_phrase(report.counts)}. "
+                "See the task log or results_path for the reasons; fix the input and clear the task to "
+                "continue."
             )
         if report.resend_pending:
             raise AirflowException(
@@ -349,12 +361,20 @@ class QontakBulkSendOperator(BaseOperator):
                 writer.write(result.as_dict())
             if result.outcome in ("invalid", "failed", "in_doubt"):
                 # The number is already masked; the error text never holds secrets.
-                log.warning("Row %s (%s): %s: %s", result.key, result.to_number, result.outcome, result.error)
+                log.warning(
+                    "Row %s (%s): %s: %s",
+                    result.key,
+                    result.to_number or "no number",
+                    result.outcome,
+                    result.error,
+                )
             self.on_row_result(result)
 
         return BulkSender(
             send=self.hook.client.send_direct,
             prepare=renderer.prepare,
+            key_of=renderer.key_of,
+            number_of=renderer.masked_number_of,
             store=store,
             journal_key=self.journal_key,
             fingerprint=fingerprint,
@@ -373,3 +393,11 @@ class QontakBulkSendOperator(BaseOperator):
 
     def on_row_result(self, result: Any) -> None:
         """Called with every row's result (under the engine's lock); a hook for subclasses."""
+
+
+def _sent_phrase(counts: Mapping[str, int]) -> str:
+    """``"no row was sent"``, ``"the 1 valid row was sent"``, ``"the 3 valid rows were sent"``."""
+    sent = counts.get("sent", 0)
+    if not sent:
+        return "no row was sent"
+    return "the 1 valid row was sent" if sent == 1 else f"the {sent} valid rows were sent"

@@ -89,9 +89,8 @@ class QontakListChannelsOperator(_QontakBaseOperator):
     def execute(self, context: Context) -> list[dict[str, Any]]:
         include_inactive = _as_bool("include_inactive", self.include_inactive)
         target = self.target_channel or None
+        # Both filters are applied by the client on our side too, whatever the server did with them.
         channels = self.hook.list_channels(target_channel=target, include_inactive=include_inactive)
-        if not include_inactive:
-            channels = [c for c in channels if c.is_active]
         self.log.info(
             "Found %d channel integration(s)%s%s.",
             len(channels),
@@ -311,6 +310,7 @@ class QontakSendDirectOperator(_QontakBaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
+        from qontak_provider.client.payload import language_mismatch
         from qontak_provider.client.phone import mask_phone
         from qontak_provider.operators._send import masked_wire, payload_fingerprint, send_summary
 
@@ -322,6 +322,9 @@ class QontakSendDirectOperator(_QontakBaseOperator):
         dry_run = _as_bool("dry_run", self.dry_run)
 
         request, template = self.prepare_request()
+        mismatch = language_mismatch(request, template)
+        if mismatch:
+            self.log.warning("%s", mismatch)
         wire = request.to_wire()
         masked = mask_phone(request.to_number)
         if dry_run:

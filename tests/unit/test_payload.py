@@ -15,6 +15,7 @@ from qontak_provider.client.models import DirectSendRequest, Template
 from qontak_provider.client.payload import (
     build_direct_send,
     direct_send_body,
+    language_mismatch,
     normalize_payload,
     validate_against_template,
 )
@@ -423,10 +424,27 @@ def test_language_defaults_to_template_and_can_be_given():
     assert build(template, language="en_US").language.code == "en_US"
 
 
+def test_a_language_other_than_the_templates_is_sent_as_given_with_a_warning():
+    """Mekari's OTP example sends ``id`` to a template its guide lists as ``en_US``."""
+    template = make_template(body="Hi.", language="en_US")
+    request = build(template, language="id")
+    assert request.language.code == "id"
+    warning = language_mismatch(request, template)
+    assert warning is not None and "'id'" in warning and "'en_US'" in warning and "may fail" in warning
+    assert language_mismatch(build(template), template) is None
+    assert language_mismatch(build(template, language="EN_us"), template) is None
+    assert (
+        language_mismatch(build(make_template(body="Hi.", language=None), language="id"), template)
+        is not None
+    )
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"language": "en"}, "language.code"),
+        ({"language": "en US"}, "language.code"),
+        ({"language": "id\n"}, "language.code"),
+        ({"language": "x" * 10_000}, "language.code"),
         ({"language": ""}, "language.code"),
         ({"language": 5}, "language.code"),
         ({"to_name": ""}, "to_name"),
@@ -571,7 +589,7 @@ def request_for(kind: str, **changes: Any) -> DirectSendRequest:
     ("kind", "changes", "field"),
     [
         ("otp", {"message_template_id": "other"}, "message_template_id"),
-        ("otp", {"language": {"code": "en"}}, "language.code"),
+        ("otp", {"language": {"code": "indonesian please"}}, "language.code"),
         ("otp", {"to_number": "+6281234567890"}, "to_number"),
         ("otp", {"to_number": "081234567890"}, "to_number"),
         ("otp", {"to_name": " "}, "to_name"),
@@ -642,9 +660,10 @@ def test_validate_names_the_field(kind, changes, field):
     assert info.value.field == field
 
 
-def test_validate_language_message_names_template_language():
-    with pytest.raises(QontakPayloadError, match=r"'id', the language of template 'otp_login'"):
-        validate_against_template(request_for("otp", language={"code": "en"}), TEMPLATES["otp"])
+def test_validate_accepts_another_language_than_the_templates():
+    validate_against_template(request_for("otp", language={"code": "en"}), TEMPLATES["otp"])
+    with pytest.raises(QontakPayloadError, match=r"language code such as 'id'"):
+        validate_against_template(request_for("otp", language={"code": "en\u202eUS"}), TEMPLATES["otp"])
 
 
 def test_validate_masks_unnormalised_number():

@@ -51,7 +51,9 @@ def test_form_labels_defaults_and_hidden_fields():
     fields = conn_type["conn-fields"]
     assert fields["rate_per_minute"]["schema"]["default"] == 60
     assert fields["timeout"]["schema"]["default"] == 30
-    assert fields["default_region"]["schema"]["default"] == "ID"
+    # no default, so that a connection made in the UI carries no short extra value (masker warning)
+    assert "default" not in fields["default_region"]["schema"]
+    assert "empty means ID" in fields["default_region"]["description"]
     assert "channel_integration_id" in fields
     for field in fields.values():
         assert field["label"] and field["description"]
@@ -87,7 +89,7 @@ def test_ui_hook_meta_renders_labels_and_extra_fields():
     assert extra is not None
     assert extra["rate_per_minute"]["value"] == 60
     assert extra["rate_per_minute"]["schema"]["title"] == "Direct-send rate per minute"
-    assert extra["default_region"]["value"] == "ID"
+    assert extra["default_region"]["value"] is None
 
 
 @pytest.mark.parametrize(

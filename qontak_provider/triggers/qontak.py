@@ -130,7 +130,7 @@ class QontakBroadcastTrigger(BaseTrigger):
             self.log.info("Qontak broadcast trigger cancelled; %d broadcast(s)", len(self.broadcast_ids))
             raise
         except Exception as err:  # a bad connection or an API error polling cannot fix
-            payload = {"status": "error", "message": f"{type(err).__name__}: {err}"}
+            payload = {"status": "error", "message": f"{type(err).__name__}: {err}{_hint(err)}"}
         finally:
             if client is not None:
                 await client.aclose()
@@ -209,3 +209,17 @@ class QontakBroadcastTrigger(BaseTrigger):
             "summary": tracker.summary("timeout"),
             "summary_line": tracker.summary_line(),
         }
+
+
+def _hint(err: Exception) -> str:
+    """What to do about an error the trigger cannot fix by polling, where we know more than the error."""
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    if isinstance(err, AirflowNotFoundException):
+        return (
+            ". The trigger could not read the connection. Under `airflow dags test`, Airflow 3.3.2 cannot "
+            "hand a connection stored in the metadata database (UI, `airflow connections add`) to the "
+            "in-process trigger: export it as AIRFLOW_CONN_<CONN_ID> (or use a secrets backend), or run the "
+            "sensor with deferrable=False. A real triggerer needs the connection in a place it can read too."
+        )
+    return ""

@@ -185,6 +185,16 @@ def test_bad_connection_yields_error_event(monkeypatch: pytest.MonkeyPatch) -> N
     assert "Client ID" in event.payload["message"]
 
 
+def test_a_connection_the_trigger_cannot_see_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``airflow dags test`` on 3.3.2 does with a connection stored in the metadata database."""
+    monkeypatch.delenv("AIRFLOW_CONN_QONTAK_NOWHERE", raising=False)
+    event = first_event(QontakBroadcastTrigger(broadcast_ids=["b"], qontak_conn_id="qontak_nowhere"))
+    assert event.payload["status"] == "error"
+    message = event.payload["message"]
+    assert "AirflowNotFoundException" in message and "AIRFLOW_CONN_<CONN_ID>" in message
+    assert "deferrable=False" in message
+
+
 # -------------------------------------------------------------------------------------- faults, backoff
 
 

@@ -1,15 +1,21 @@
 """How many API requests does waiting for 1,000 broadcasts cost? The sensor's plan vs. the naive one.
 
-Starts the sandbox in-process (``rate_limit=0``), sends 1,000 messages through the sync client, then polls
-them until all are delivered with three strategies, in lockstep on the same sandbox clock:
+For each way the broadcast list can behave on a real account (the sandbox's ``broadcast_list`` and
+``broadcast_detail`` variants), it starts the sandbox in-process (``rate_limit=0``), sends 1,000 messages
+through the sync client, then polls them until all are delivered with three strategies, in lockstep on the
+same sandbox clock:
 
-* **sensor**: :func:`qontak_provider.client.tracking.poll_steps`, exactly what ``QontakBroadcastSensor``
-  and its trigger run (list pages for many broadcasts, details for few, logs only at the end);
+* **sensor**: :func:`qontak_provider.client.tracking.poll_steps`, exactly what ``QontakBroadcastSensor`` and
+  its trigger run (list pages for many broadcasts, details for few or when the list is absent or stale,
+  logs when the detail is stale too, logs at the end for failures and times);
 * **naive**: one ``GET /broadcasts/{id}/whatsapp/log`` per broadcast per poll;
 * **naive, skipping settled**: the same, but a broadcast is no longer polled once its log says delivered.
 
-The sandbox clock is moved forward by one poke interval between polls (``Sandbox.advance``), so every
-strategy sees the same statuses at each poll. Requests are counted with the sandbox's ``/_sandbox/stats``.
+The list variants: **live** (counts in the list), **stale** (the list shows all-zero counts, as the spec's
+only example of a ``done`` broadcast does; details are live), **stale list and detail** (only the log is
+right), **absent** (the list answers 404). The sandbox clock is moved forward by one poke interval between
+polls (``Sandbox.advance``), so every strategy sees the same statuses at each poll. Requests are counted
+with the sandbox's ``/_sandbox/stats``.
 
 Run: ``.venv/bin/python bench/bench_sensor_requests.py [--broadcasts 1000] [--step 30] [--interval 30]``
 """
@@ -28,6 +34,12 @@ from qontak_provider.client.tracking import DeliveryTracker, drive_sync, poll_st
 from qontak_provider.sandbox import run_sandbox
 
 TEMPLATE_ID = "d3e1083c-66ea-410b-b807-1d84182ffa82"  # song_recommendation, two body variables
+VARIANTS: dict[str, dict[str, str]] = {
+    "list live": {"broadcast_list": "live", "broadcast_detail": "live"},
+    "list stale": {"broadcast_list": "stale", "broadcast_detail": "live"},
+    "list and detail stale": {"broadcast_list": "stale", "broadcast_detail": "stale"},
+    "list absent (404)": {"broadcast_list": "absent", "broadcast_detail": "live"},
+}
 
 
 def payload(channel: str, index: int) -> dict[str, object]:
@@ -46,23 +58,13 @@ def payload(channel: str, index: int) -> dict[str, object]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--broadcasts", type=int, default=1000)
-    parser.add_argument("--step", type=float, default=30.0, help="sandbox seconds per status step")
-    parser.add_argument("--interval", type=float, default=30.0, help="poke interval (sandbox seconds)")
-    args = parser.parse_args()
-    logging.getLogger("qontak_provider").setLevel(logging.WARNING)  # one log line per send is noise here
-
-    with run_sandbox(rate_limit=0, step_seconds=args.step) as sandbox:
+def run_variant(settings: dict[str, str], broadcasts: int, step: float, interval: float) -> dict[str, Any]:
+    """Send ``broadcasts`` messages and wait for them three ways; return requests and polls per strategy."""
+    with run_sandbox(rate_limit=0, step_seconds=step, **settings) as sandbox:
         client = QontakClient(
             sandbox.client_id, sandbox.client_secret, base_url=sandbox.url, rate_per_minute=0
         )
-        started = time.perf_counter()
-        ids = [
-            client.send_direct(payload(sandbox.channel_integration_id, i)).id for i in range(args.broadcasts)
-        ]
-        print(f"sent {len(ids)} messages in {time.perf_counter() - started:.1f} s")
+        ids = [client.send_direct(payload(sandbox.channel_integration_id, i)).id for i in range(broadcasts)]
 
         tracker = DeliveryTracker(ids)
         naive_done: set[str] = set()
@@ -106,17 +108,37 @@ def main() -> None:
                 polls["naive_skip"] += 1
             if tracker.outcome() != "pending" and naive_finished and skip_finished:
                 break
-            sandbox.advance(args.interval)
+            sandbox.advance(interval)
         client.close()
-
     assert tracker.outcome() == "success", tracker.summary_line()
-    print(f"tracked {len(ids)} broadcasts to 'delivered' ({tracker.summary_line()})")
-    print(f"sandbox step {args.step:g} s, poke interval {args.interval:g} s")
-    print(f"sensor strategy:          {totals['sensor']:>6} requests in {polls['sensor']} polls")
-    print(f"naive (log per broadcast): {totals['naive']:>5} requests in {polls['naive']} polls")
-    print(f"naive, skipping settled:  {totals['naive_skip']:>6} requests in {polls['naive_skip']} polls")
-    print(f"ratio naive / sensor:     {totals['naive'] / max(1, totals['sensor']):>6.1f}x")
-    print(f"ratio naive-skip / sensor:{totals['naive_skip'] / max(1, totals['sensor']):>6.1f}x")
+    return {"totals": totals, "polls": polls, "notices": tracker.take_notices()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--broadcasts", type=int, default=1000)
+    parser.add_argument("--step", type=float, default=30.0, help="sandbox seconds per status step")
+    parser.add_argument("--interval", type=float, default=30.0, help="poke interval (sandbox seconds)")
+    args = parser.parse_args()
+    logging.getLogger("qontak_provider").setLevel(logging.ERROR)  # one log line per send is noise here
+
+    print(
+        f"{args.broadcasts} broadcasts to 'delivered', sandbox step {args.step:g} s, "
+        f"poke interval {args.interval:g} s; API requests until every broadcast settled (polls)"
+    )
+    header = f"{'broadcast list':<24} {'sensor':>14} {'naive':>14} {'naive-skip':>14} {'naive/sensor':>13}"
+    print(header)
+    print("-" * len(header))
+    for name, settings in VARIANTS.items():
+        started = time.perf_counter()
+        result = run_variant(settings, args.broadcasts, args.step, args.interval)
+        totals, polls = result["totals"], result["polls"]
+        cells = [f"{totals[k]:>6} ({polls[k]:>3})" for k in ("sensor", "naive", "naive_skip")]
+        ratio = totals["naive"] / max(1, totals["sensor"])
+        print(
+            f"{name:<24} {cells[0]:>14} {cells[1]:>14} {cells[2]:>14} {ratio:>12.1f}x"
+            f"   [{time.perf_counter() - started:.0f} s]"
+        )
 
 
 if __name__ == "__main__":

@@ -124,6 +124,7 @@ def test_local_number_format_is_normalised(api: Api) -> None:
 
 
 def test_language_mismatch_is_accepted_then_fails_in_the_log(api: Api) -> None:
+    api.sandbox.update_settings(language_check="template")
     response = api.send(payload("otp", language={"code": "en"}))
     assert response.status_code == 201
     broadcast_id = response.json()["data"]["id"]
@@ -139,6 +140,7 @@ def test_language_mismatch_is_accepted_then_fails_in_the_log(api: Api) -> None:
 
 
 def test_language_of_a_sibling_translation_is_delivered(api: Api) -> None:
+    api.sandbox.update_settings(language_check="template")
     listed = api.get("templates/whatsapp", params={"query": "order_update"}).json()["data"]
     indonesian = next(t for t in listed if t["language"] == "id")
     body = payload(

@@ -27,6 +27,10 @@ CLOCK_PRESETS: dict[str, float] = {
     "slow": 30.0,
 }
 
+#: ``total`` of every list in ``paging="seed"``: the grand total of the guide's template list example
+#: (``limit: 10``, ``total: 53969``), far beyond anything the sandbox lists.
+SEED_TOTAL = 53969
+
 #: How ``meta.pagination`` reports ``total`` (see :attr:`SandboxSettings.paging`).
 PagingMode = Literal["spec", "seed", "exact"]
 #: How ``GET /broadcasts/whatsapp`` behaves (see :attr:`SandboxSettings.broadcast_list`).
@@ -65,7 +69,7 @@ class SandboxSettings(BaseModel):
 
     :param paging: what ``meta.pagination.total`` of every list says: ``"spec"`` the number of items on
         this page (like every list example of the OpenAPI file), ``"seed"`` a fixed, inflated grand total
-        (:data:`~qontak_provider.sandbox.views.SEED_TOTAL`), ``"exact"`` the real number of matching items.
+        (:data:`SEED_TOTAL`), ``"exact"`` the real number of matching items.
         ``cursor.next`` / ``cursor.prev`` and the 1-based ``offset`` work the same in every mode.
     :param broadcast_list: ``GET /broadcasts/whatsapp``: ``"live"`` counts; ``"stale"`` lists every broadcast
         with ``message_status_count`` all 0; ``"absent"`` answers 404 (a gateway that does not expose it);

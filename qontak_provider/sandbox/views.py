@@ -10,6 +10,7 @@ from typing import Any
 from starlette.responses import Response
 
 from qontak_provider.sandbox.lifecycle import status_counts
+from qontak_provider.sandbox.settings import SEED_TOTAL
 from qontak_provider.sandbox.state import BroadcastRecord, iso_timestamp
 
 #: Content type of Qontak's (Rails) answers.
@@ -18,9 +19,6 @@ API_CONTENT_TYPE = "application/json; charset=UTF-8"
 GATEWAY_CONTENT_TYPE = "application/json; charset=utf-8"
 #: Largest page the sandbox serves; a larger ``limit`` is lowered and ``meta.pagination.limit`` says so.
 MAX_PAGE_LIMIT = 100
-#: ``total`` of every list in ``paging="seed"``: the grand total of the guide's template list example
-#: (``limit: 10``, ``total: 53969``), far beyond anything the sandbox lists.
-SEED_TOTAL = 53969
 SENDER_NAME = "Sandbox Supervisor"
 SENDER_EMAIL = "supervisor@sandbox.example.com"
 

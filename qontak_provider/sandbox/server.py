@@ -38,7 +38,8 @@ class AbortableH11Protocol(H11Protocol):
     * ``keep_alive_seconds``: uvicorn reads ``timeout_keep_alive`` from its config once; here it is read from
       the runtime's settings each time a response completes, so a change applies to the running server.
     * ``idle_reset_seconds``: a request that arrives on a connection idle for longer is reset (RST) before
-      the app sees it, like a NAT gateway or load balancer that silently forgot the flow.
+      the app sees it, like a NAT gateway or load balancer that silently forgot the flow. ``/_sandbox``
+      requests are exempt: they are the test's control channel, not traffic to the emulated API.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -61,8 +62,10 @@ class AbortableH11Protocol(H11Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self._idle_since is not None and self._forgotten(time.monotonic() - self._idle_since):
-            self._reset_request(data)
-            return
+            method, path = _request_line(data)
+            if not path.startswith(SANDBOX_PREFIX):
+                self._reset_request(method, path)
+                return
         self._idle_since = None
         super().data_received(data)
 
@@ -78,15 +81,13 @@ class AbortableH11Protocol(H11Protocol):
         limit = self._runtime.settings.idle_reset_seconds if self._runtime is not None else None
         return limit is not None and idle > limit
 
-    def _reset_request(self, data: bytes) -> None:
-        """Answer the first bytes of a request on a forgotten flow with a TCP reset; count it as ``reset``."""
-        method, _, rest = data.partition(b" ")
-        path = rest.split(b" ", 1)[0].split(b"?", 1)[0].decode("latin-1")
-        if self._runtime is not None and not path.startswith(SANDBOX_PREFIX):
+    def _reset_request(self, method: str, path: str) -> None:
+        """Answer a request on a forgotten flow with a TCP reset, unprocessed; count it as ``reset``."""
+        if self._runtime is not None:
             state = self._runtime.state
             with state.lock:
-                state.stats.record(endpoint_label(method.decode("latin-1"), path), "reset")
-        log.warning("Idle connection forgotten: resetting %s %s without processing it", method.decode(), path)
+                state.stats.record(endpoint_label(method, path), "reset")
+        log.warning("Idle connection forgotten: resetting %s %s without processing it", method, path)
         self._abort(reset=True)
 
     def _abort(self, *, reset: bool = False) -> None:
@@ -98,6 +99,13 @@ class AbortableH11Protocol(H11Protocol):
                 # Linger 0: close() sends RST instead of FIN, so the client sees ECONNRESET.
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.transport.abort()
+
+
+def _request_line(data: bytes) -> tuple[str, str]:
+    """Method and path (without query) of the request whose first bytes are ``data``."""
+    method, _, rest = data.partition(b" ")
+    path = rest.split(b" ", 1)[0].split(b"?", 1)[0]
+    return method.decode("latin-1"), path.decode("latin-1")
 
 
 def bind_socket(host: str = DEFAULT_HOST, port: int = 0) -> socket.socket:

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.responses import Response
 
 from qontak_provider.sandbox.lifecycle import status_counts
-from qontak_provider.sandbox.settings import SEED_TOTAL
+from qontak_provider.sandbox.settings import SEED_TOTAL, PagingMode
 from qontak_provider.sandbox.state import BroadcastRecord, iso_timestamp
 
 #: Content type of Qontak's (Rails) answers.
@@ -100,7 +100,7 @@ def decode_cursor(cursor: str) -> int | None:
 
 
 def paginate(
-    items: Sequence[Any], page: int, limit: int, *, mode: str = "spec", spec_extras: bool = True
+    items: Sequence[Any], page: int, limit: int, *, mode: PagingMode = "spec", spec_extras: bool = True
 ) -> tuple[list[Any], dict[str, Any]]:
     """
     Slice one page (``page`` is 1-based) and build ``meta`` for it.
@@ -116,8 +116,6 @@ def paginate(
     chunk = list(items[start : start + limit])
     has_next = start + limit < len(items)
     totals = {"spec": len(chunk), "seed": SEED_TOTAL, "exact": len(items)}
-    if mode not in totals:
-        raise ValueError(f"unknown paging mode {mode!r}")
     cursor: dict[str, Any] = {
         "next": encode_cursor(page + 1) if has_next else None,
         "prev": encode_cursor(page - 1) if page > 1 else None,

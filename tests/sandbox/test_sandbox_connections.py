@@ -152,3 +152,14 @@ def test_raw_socket_sees_a_reset_not_a_clean_close(sandbox: Sandbox) -> None:
         with pytest.raises(ConnectionResetError):
             sock.recv(1024)
     assert sandbox.stats()["by_endpoint"] == {"GET /integrations": {"reset": 1}}
+
+
+def test_sandbox_control_requests_are_not_reset(sandbox: Sandbox) -> None:
+    sandbox.update_settings(idle_reset_seconds=0.2)
+    conn = open_connection(sandbox)
+    try:
+        time.sleep(0.4)
+        conn.request("GET", "/_sandbox/stats")  # the test's control channel, not emulated traffic
+        assert json.loads(conn.getresponse().read()) == {"total": 0, "by_status": {}, "by_endpoint": {}}
+    finally:
+        conn.close()

@@ -26,7 +26,13 @@ from qontak_provider.sandbox.magic import Outcome
 from qontak_provider.sandbox.runtime import SandboxRuntime, log
 from qontak_provider.sandbox.settings import SandboxSettings
 from qontak_provider.sandbox.state import BroadcastRecord, is_valid_number, normalize_number
-from qontak_provider.sandbox.validation import SendPlan, check_send, schema_errors
+from qontak_provider.sandbox.validation import (
+    SendPlan,
+    check_send,
+    missing_translation_text,
+    schema_errors,
+    translation_for,
+)
 
 #: ASGI scope extension through which :mod:`.server`'s protocol lets a handler abort the TCP connection.
 ABORT_EXTENSION = "qontak_sandbox.abort"
@@ -82,10 +88,17 @@ def _matches_query(item: dict[str, Any], query: str | None, *fields: str) -> boo
     return any(needle in str(item.get(f) or "").lower() for f in fields)
 
 
-def _list_response(request: Request, items: list[Any], default_limit: int) -> Response:
+def _list_response(
+    request: Request, items: list[Any], default_limit: int, *, spec_extras: bool = True
+) -> Response:
     page, limit = _page_and_limit(request, default_limit)
-    chunk, meta = views.paginate(items, page, limit)
+    mode = _runtime(request).settings.paging
+    chunk, meta = views.paginate(items, page, limit, mode=mode, spec_extras=spec_extras)
     return views.success(chunk, meta=meta)
+
+
+def _unknown_id(request: Request, model: str, object_id: str) -> Response:
+    return views.unknown_id(_runtime(request).settings.not_found_status, model, object_id)
 
 
 # ------------------------------------------------------------------------------------------- API routes
@@ -110,7 +123,9 @@ def _register_api_routes(app: FastAPI) -> None:
     @app.get(API_PREFIX + "/integrations/{integration_id}")
     async def get_integration(request: Request, integration_id: str) -> Response:
         channel = _runtime(request).state.channels.get(integration_id)
-        return views.success(dict(channel)) if channel else views.not_found()
+        if channel is None:
+            return _unknown_id(request, views.CHANNEL_INTEGRATION, integration_id)
+        return views.success(dict(channel))
 
     @app.get(API_PREFIX + "/templates/whatsapp")
     async def list_templates(request: Request) -> Response:
@@ -131,7 +146,9 @@ def _register_api_routes(app: FastAPI) -> None:
     @app.get(API_PREFIX + "/templates/{template_id}/whatsapp")
     async def get_template(request: Request, template_id: str) -> Response:
         template = _runtime(request).state.templates.get(template_id)
-        return views.success(dict(template)) if template else views.not_found()
+        if template is None:
+            return _unknown_id(request, views.MESSAGE_TEMPLATE, template_id)
+        return views.success(dict(template))
 
     @app.post(API_PREFIX + "/broadcasts/whatsapp/direct")
     async def send_direct(request: Request) -> Response:
@@ -139,8 +156,13 @@ def _register_api_routes(app: FastAPI) -> None:
 
     @app.get(API_PREFIX + "/broadcasts/whatsapp")
     async def list_broadcasts(request: Request) -> Response:
-        state = _runtime(request).state
-        now = state.now()
+        # broadcast_list="forbidden" is answered by the gateway (it is a scope decision, not Qontak's).
+        runtime = _runtime(request)
+        if runtime.settings.broadcast_list == "absent":
+            return views.not_found()
+        state = runtime.state
+        # "stale": the list's counters stay as they were at creation, while detail and log progress.
+        now = None if runtime.settings.broadcast_list == "stale" else state.now()
         records = state.broadcasts_newest_first()
         if (request.query_params.get("order_direction") or "").lower() == "asc":
             records.reverse()
@@ -152,19 +174,22 @@ def _register_api_routes(app: FastAPI) -> None:
 
     @app.get(API_PREFIX + "/broadcasts/{broadcast_id}/whatsapp")
     async def get_broadcast(request: Request, broadcast_id: str) -> Response:
-        state = _runtime(request).state
-        record = state.broadcasts.get(broadcast_id)
+        runtime = _runtime(request)
+        record = runtime.state.broadcasts.get(broadcast_id)
         if record is None:
-            return views.not_found()
-        return views.success(views.broadcast_json(record, state.now(), detail=True))
+            return _unknown_id(request, views.MESSAGE_BROADCAST, broadcast_id)
+        now = None if runtime.settings.broadcast_detail == "stale" else runtime.state.now()
+        return views.success(views.broadcast_json(record, now, detail=True))
 
     @app.get(API_PREFIX + "/broadcasts/{broadcast_id}/whatsapp/log")
     async def get_broadcast_log(request: Request, broadcast_id: str) -> Response:
         state = _runtime(request).state
         record = state.broadcasts.get(broadcast_id)
         if record is None:
-            return views.not_found()
-        return _list_response(request, lifecycle.log_rows(record, state.now()), DEFAULT_LIMIT)
+            return _unknown_id(request, views.MESSAGE_BROADCAST, broadcast_id)
+        # The spec's log example has neither cursor.pit nor target_offset.
+        rows = lifecycle.log_rows(record, state.now())
+        return _list_response(request, rows, DEFAULT_LIMIT, spec_extras=False)
 
 
 async def _drop_connection(request: Request) -> Response:
@@ -208,13 +233,13 @@ def _rate_limited(runtime: SandboxRuntime) -> Response | None:
     )
 
 
-def _parse_body(raw: bytes) -> tuple[dict[str, Any] | None, list[str]]:
+def _parse_body(raw: bytes, settings: SandboxSettings) -> tuple[dict[str, Any] | None, list[str]]:
     """Parse and schema-check a direct-send body: ``(body, [])`` or ``(None, problems)``."""
     try:
         body = json.loads(raw or b"null")
     except ValueError:
         return None, ["request body: not valid JSON"]
-    problems = schema_errors(body)
+    problems = schema_errors(body, language_enum=settings.language_check == "spec_enum")
     return (None, problems) if problems else (body, [])
 
 
@@ -237,7 +262,7 @@ async def _send_direct(request: Request) -> Response:
         )
         return views.error(settings.fault_status, ["Internal server error (sandbox fault before processing)"])
 
-    body, problems = _parse_body(await request.body())
+    body, problems = _parse_body(await request.body(), settings)
     if body is not None:
         with state.lock:
             plan = check_send(body, state.channels, state.templates)
@@ -248,7 +273,8 @@ async def _send_direct(request: Request) -> Response:
     record = _record_broadcast(runtime, body, plan, _client_id(request))
     state.add_broadcast(record)
     log.info(
-        "201 direct send: broadcast %s to %s with template %s (%s) -> %s",
+        "%s direct send: broadcast %s to %s with template %s (%s) -> %s",
+        settings.direct_send_status,
         record.id,
         _mask(record.to_number),
         plan.template["name"],
@@ -263,7 +289,7 @@ async def _send_direct(request: Request) -> Response:
         return views.error(
             settings.fault_status, ["Internal server error (sandbox fault injected after processing)"]
         )
-    return views.success(views.broadcast_json(record, None), status=201)
+    return views.success(views.broadcast_json(record, None), status=settings.direct_send_status)
 
 
 def _unprocessable(messages: list[str]) -> Response:
@@ -297,30 +323,19 @@ def _record_broadcast(
     outcome = magic.outcome_for(number, valid=is_valid_number(number))
     template = plan.template
     error_detail = None
-    if plan.language != template.get("language") and outcome is not Outcome.UNDELIVERABLE:
-        # WhatsApp looks templates up by name and language: a sibling translation saves the send.
-        sibling = next(
-            (
-                t
-                for t in state.templates.values()
-                if t["name"] == template["name"]
-                and t.get("language") == plan.language
-                and t.get("status") == "APPROVED"
-            ),
-            None,
-        )
-        if sibling is None:
+    if settings.language_check == "template" and outcome is not Outcome.UNDELIVERABLE:
+        with state.lock:
+            translation = translation_for(template, plan.language, state.templates.values())
+        if translation is None:
             outcome = Outcome.WRONG_LANGUAGE
-            error_detail = (
-                f"The template ({template['name']}) does not exist in the specified language "
-                f"({plan.language}) and locale (), or the template has not been approved"
-            )
+            error_detail = missing_translation_text(template, plan.language)
         else:
-            template = sibling
+            template = translation
     return BroadcastRecord(
         id=state.new_id(),
         created_at=state.now(),
-        name=str(body.get("name") or body["to_name"]),
+        # The spec documents no "name" field, so the broadcast is named after to_name (legacy docs).
+        name=str(body["to_name"]),
         to_number=number,
         to_name=body["to_name"],
         client_id=client_id,

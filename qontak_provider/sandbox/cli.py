@@ -13,7 +13,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_args
 
 from qontak_provider.sandbox import magic
 from qontak_provider.sandbox.settings import (
@@ -22,8 +22,95 @@ from qontak_provider.sandbox.settings import (
     DEFAULT_CLIENT_SECRET,
     DEFAULT_HOST,
     DEFAULT_PORT,
+    SEED_TOTAL,
     SandboxSettings,
 )
+
+#: Flags naming a setting, in the order the parser defines them; unset ones keep the setting's default.
+_SETTING_FLAGS = (
+    "step_seconds",
+    "clock",
+    "late_log_seconds",
+    "rate_limit",
+    "rate_limit_window_seconds",
+    "fail_before",
+    "fail_after",
+    "drop",
+    "fault_status",
+    "latency_ms",
+    "seed",
+    "max_clock_skew_seconds",
+    "organization_id",
+    "paging",
+    "broadcast_list",
+    "broadcast_detail",
+    "not_found_status",
+    "direct_send_status",
+    "language_check",
+    "keep_alive_seconds",
+    "idle_reset_seconds",
+)
+
+
+def _choices(field: str) -> list[Any]:
+    """The values a ``Literal`` setting accepts, read from the model so flags and settings cannot drift."""
+    annotation = SandboxSettings.model_fields[field].annotation
+    return list(get_args(annotation))
+
+
+def _add_variant_flags(parser: argparse.ArgumentParser) -> None:
+    variants = parser.add_argument_group(
+        "variants of the real API", "answers to questions the public sources leave open (docs/sandbox.rst)"
+    )
+    variants.add_argument(
+        "--paging",
+        choices=_choices("paging"),
+        help=f"meta.pagination.total: spec = items on the page, seed = a fixed {SEED_TOTAL}, "
+        "exact = all matches (default spec)",
+    )
+    variants.add_argument(
+        "--broadcast-list",
+        choices=_choices("broadcast_list"),
+        help="GET /broadcasts/whatsapp: live, stale (counters all 0), absent (404), forbidden (403) "
+        "(default live)",
+    )
+    variants.add_argument(
+        "--broadcast-detail",
+        choices=_choices("broadcast_detail"),
+        help="GET /broadcasts/{id}/whatsapp: live or stale counters (default live)",
+    )
+    variants.add_argument(
+        "--not-found-status",
+        type=int,
+        choices=_choices("not_found_status"),
+        help="status of an unknown id on id lookups: 404 'Resource not found.' or 422 "
+        "\"Couldn't find ... with 'id'=...\" (default 404)",
+    )
+    variants.add_argument(
+        "--direct-send-status",
+        type=int,
+        choices=_choices("direct_send_status"),
+        help="status of an accepted direct send (default 201)",
+    )
+    variants.add_argument(
+        "--language-check",
+        choices=_choices("language_check"),
+        help="language.code of a direct send: any (accepted, delivered), spec_enum (only id/en, else 422), "
+        "template (fails in the log unless the template exists in that language) (default any)",
+    )
+    variants.add_argument(
+        "--keep-alive-seconds",
+        type=float,
+        metavar="SECONDS",
+        help="the server closes keep-alive connections idle this long (default 5)",
+    )
+    variants.add_argument(
+        "--idle-reset-seconds",
+        type=float,
+        metavar="SECONDS",
+        help="reset (RST) the next request on a connection idle longer than this, like a NAT that forgot "
+        "the flow (default off)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="accepted Date skew in s (default 300)",
     )
     parser.add_argument("--organization-id", help="organization id of the emulated account")
+    _add_variant_flags(parser)
     parser.add_argument("--fixtures", help="JSON/YAML file with channels and templates (extends the seed)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return parser
@@ -89,21 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from_args(args: argparse.Namespace) -> SandboxSettings:
     """Turn parsed flags into :class:`SandboxSettings` (unset flags keep the defaults)."""
     values: dict[str, Any] = {"credentials": {args.client_id: args.client_secret}}
-    for flag in (
-        "step_seconds",
-        "clock",
-        "late_log_seconds",
-        "rate_limit",
-        "rate_limit_window_seconds",
-        "fail_before",
-        "fail_after",
-        "drop",
-        "fault_status",
-        "latency_ms",
-        "seed",
-        "max_clock_skew_seconds",
-        "organization_id",
-    ):
+    for flag in _SETTING_FLAGS:
         value = getattr(args, flag)
         if value is not None:
             values[flag] = value
@@ -118,12 +192,17 @@ def banner(url: str, settings: SandboxSettings) -> str:
     limit = (
         f"{settings.rate_limit}/{settings.rate_limit_window_seconds:g}s" if settings.rate_limited else "off"
     )
+    idle_reset = f"{settings.idle_reset_seconds:g}s" if settings.idle_reset_seconds is not None else "off"
     return "\n".join(
         [
             f"Qontak sandbox listening on {url}  (API under {url}/qontak/chat/v1)",
             f"  client id: {settings.client_id}   step: {settings.step_seconds:g}s   rate limit: {limit}",
             f"  faults: fail_before={settings.fail_before:g} fail_after={settings.fail_after:g} "
             f"drop={settings.drop:g} latency={settings.latency_ms}ms seed={settings.seed}",
+            f"  variants: paging={settings.paging} broadcast_list={settings.broadcast_list} "
+            f"broadcast_detail={settings.broadcast_detail} not_found={settings.not_found_status} "
+            f"direct_send={settings.direct_send_status} language_check={settings.language_check}",
+            f"  connections: keep_alive={settings.keep_alive_seconds:g}s idle_reset={idle_reset}",
             f"  observability: {url}/_sandbox/sends  {url}/_sandbox/stats  {url}/_sandbox/settings",
             "Airflow connection:",
             f"export AIRFLOW_CONN_QONTAK_DEFAULT='{conn}'",

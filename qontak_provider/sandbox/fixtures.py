@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -172,10 +173,52 @@ def read_fixture_file(path: str | Path, organization_id: str) -> tuple[Fixtures,
     return fixtures_from_document(document, organization_id, source=path.name)
 
 
+#: Namespace of the ids of generated seed templates (uuid5 of ``<name>/<language>``).
+_GENERATED_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://qontak-sandbox.invalid/templates/")
+
+
+def generated_templates(spec: dict[str, Any], first: int, last: int) -> list[dict[str, Any]]:
+    """
+    Filler templates ``first`` to ``last`` (1-based, inclusive) of the seed's ``generated_templates`` spec.
+
+    Template ``n`` takes family ``(n - 1) % len(families)``, where ``{n}`` becomes its 3-digit number
+    within that family, and status ``statuses[(n - 1) % len(statuses)]``; its id is a uuid5 of name and
+    language, so every load yields the same templates.
+    """
+    families: list[dict[str, Any]] = spec["families"]
+    statuses: list[str] = spec["statuses"]
+    templates = []
+    for number in range(first, last + 1):
+        family = families[(number - 1) % len(families)]
+        label = f"{(number - 1) // len(families) + 1:03d}"
+        template = {
+            key: value.replace("{n}", label) if isinstance(value, str) else copy.deepcopy(value)
+            for key, value in family.items()
+        }
+        template["status"] = statuses[(number - 1) % len(statuses)]
+        name_and_language = f"{template['name']}/{template.get('language', 'id')}"
+        template["id"] = str(uuid.uuid5(_GENERATED_NAMESPACE, name_and_language))
+        templates.append(template)
+    return templates
+
+
+def _expand_generated(document: dict[str, Any]) -> dict[str, Any]:
+    """The seed document with each ``{"$generated": {"from": a, "to": b}}`` entry replaced by its fillers."""
+    spec = document.pop("generated_templates")
+    templates: list[dict[str, Any]] = []
+    for entry in document["templates"]:
+        if "$generated" in entry:
+            templates += generated_templates(spec, entry["$generated"]["from"], entry["$generated"]["to"])
+        else:
+            templates.append(entry)
+    return {**document, "templates": templates}
+
+
 def seed_fixtures(organization_id: str) -> Fixtures:
-    """The built-in seed: the channel and templates of the official seed payloads, and more."""
+    """The built-in seed: the channel and templates of the official seed payloads, and many more."""
     text = resources.files("qontak_provider.sandbox").joinpath("data/seed.json").read_text(encoding="utf-8")
-    fixtures, _ = fixtures_from_document(json.loads(text), organization_id, source="seed.json")
+    document = _expand_generated(json.loads(text))
+    fixtures, _ = fixtures_from_document(document, organization_id, source="seed.json")
     return fixtures
 
 

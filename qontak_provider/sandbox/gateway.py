@@ -2,8 +2,10 @@
 
 For every request under ``/qontak`` it adds the configured latency, verifies the HMAC signature over the
 request-line exactly as it came over the wire (raw path and raw query string from the ASGI scope), checks
-an optional ``Digest``, and answers ``401 {"message":"Unauthorized"}`` on any problem. For every request it
-adds ``x-request-id`` / ``x-runtime`` headers and counts API requests per endpoint and status.
+an optional ``Digest``, and answers ``401 {"message":"Unauthorized"}`` on any problem. A signed request to an
+endpoint the credential has no scope for (``broadcast_list="forbidden"``) gets the gateway's
+``403 {"message":"Forbidden"}``. For every request it adds ``x-request-id`` / ``x-runtime`` headers and counts
+API requests per endpoint and status.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from qontak_provider.client.models import API_PREFIX
 from qontak_provider.client.signing import body_digest, verify_signature
 from qontak_provider.sandbox.runtime import SandboxRuntime, log
-from qontak_provider.sandbox.views import unauthorized
+from qontak_provider.sandbox.settings import SandboxSettings
+from qontak_provider.sandbox.views import forbidden, unauthorized
 
 SANDBOX_PREFIX = "/_sandbox"
 #: Key a handler sets in the ASGI scope when it dropped the connection on purpose.
@@ -165,6 +168,10 @@ class GatewayMiddleware:
                     )
                     await unauthorized(reason)(scope, receive, send_with_headers)
                     return
+                if not _in_scope(settings, endpoint_label(method, path)):
+                    log.warning("403 %s %s: the credential has no scope for it", method, path)
+                    await forbidden()(scope, receive, send_with_headers)
+                    return
             await self.app(scope, receive, send_with_headers)
         finally:
             if observed and not scope.get(DROPPED_SCOPE_KEY):  # drops are counted by the handler
@@ -172,6 +179,11 @@ class GatewayMiddleware:
                     self.runtime.state.stats.record(
                         endpoint_label(method, path), str(status["code"] or "error")
                     )
+
+
+def _in_scope(settings: SandboxSettings, endpoint: str) -> bool:
+    """Whether the emulated credential may call ``endpoint`` (checked after the signature, like MAG)."""
+    return not (endpoint == "GET /broadcasts/whatsapp" and settings.broadcast_list == "forbidden")
 
 
 def _digest_problem(value: str, body: bytes) -> str | None:

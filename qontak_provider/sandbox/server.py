@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +19,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from qontak_provider.client.models import API_PREFIX
 from qontak_provider.sandbox.app import ABORT_EXTENSION, SandboxASGI, create_app
 from qontak_provider.sandbox.fixtures import load_fixtures
-from qontak_provider.sandbox.runtime import SandboxRuntime
+from qontak_provider.sandbox.gateway import SANDBOX_PREFIX, endpoint_label
+from qontak_provider.sandbox.runtime import SandboxRuntime, log
 from qontak_provider.sandbox.settings import DEFAULT_HOST, SandboxSettings
 from qontak_provider.sandbox.state import SandboxState
 
@@ -28,15 +30,25 @@ DEFAULT_CONN_ID = "qontak_default"
 
 
 class AbortableH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol plus an ASGI extension that aborts the connection without a response.
+    """uvicorn's h11 protocol plus the connection-level behaviour of the emulated network.
 
-    Returning from an ASGI app without a response makes uvicorn send a 500; a real dropped connection
-    needs the transport, which plain ASGI does not expose.
+    * An ASGI extension that aborts the connection without a response (the ``drop`` fault). Returning from
+      an ASGI app without a response makes uvicorn send a 500; a real dropped connection needs the
+      transport, which plain ASGI does not expose.
+    * ``keep_alive_seconds``: uvicorn reads ``timeout_keep_alive`` from its config once; here it is read from
+      the runtime's settings each time a response completes, so a change applies to the running server.
+    * ``idle_reset_seconds``: a request that arrives on a connection idle for longer is reset (RST) before
+      the app sees it, like a NAT gateway or load balancer that silently forgot the flow. ``/_sandbox``
+      requests are exempt: they are the test's control channel, not traffic to the emulated API.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         inner = self.app
+        # config.app is the object given to uvicorn.Config: the SandboxASGI carrying the runtime.
+        self._runtime: SandboxRuntime | None = getattr(self.config.app, "runtime", None)
+        #: Monotonic time since which the connection carries no request (None while one is in flight).
+        self._idle_since: float | None = None
 
         async def app_with_abort(scope: Any, receive: Any, send: Any) -> None:
             scope.setdefault("extensions", {})[ABORT_EXTENSION] = self._abort
@@ -44,9 +56,56 @@ class AbortableH11Protocol(H11Protocol):
 
         self.app = app_with_abort
 
-    def _abort(self) -> None:
-        if self.transport is not None:
-            self.transport.abort()
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._idle_since = time.monotonic()
+
+    def data_received(self, data: bytes) -> None:
+        if self._idle_since is not None and self._forgotten(time.monotonic() - self._idle_since):
+            method, path = _request_line(data)
+            if not path.startswith(SANDBOX_PREFIX):
+                self._reset_request(method, path)
+                return
+        self._idle_since = None
+        super().data_received(data)
+
+    def on_response_complete(self) -> None:
+        if self._runtime is not None:
+            # uvicorn annotates it int, but only hands it to loop.call_later, which takes seconds as float.
+            self.timeout_keep_alive = self._runtime.settings.keep_alive_seconds  # type: ignore[assignment]
+        super().on_response_complete()
+        if self.cycle is None or self.cycle.response_complete:
+            self._idle_since = time.monotonic()
+
+    def _forgotten(self, idle: float) -> bool:
+        limit = self._runtime.settings.idle_reset_seconds if self._runtime is not None else None
+        return limit is not None and idle > limit
+
+    def _reset_request(self, method: str, path: str) -> None:
+        """Answer a request on a forgotten flow with a TCP reset, unprocessed; count it as ``reset``."""
+        if self._runtime is not None:
+            state = self._runtime.state
+            with state.lock:
+                state.stats.record(endpoint_label(method, path), "reset")
+        log.warning("Idle connection forgotten: resetting %s %s without processing it", method, path)
+        self._abort(reset=True)
+
+    def _abort(self, *, reset: bool = False) -> None:
+        if self.transport is None:
+            return
+        if reset:
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                # Linger 0: close() sends RST instead of FIN, so the client sees ECONNRESET.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
+
+
+def _request_line(data: bytes) -> tuple[str, str]:
+    """Method and path (without query) of the request whose first bytes are ``data``."""
+    method, _, rest = data.partition(b" ")
+    path = rest.split(b" ", 1)[0].split(b"?", 1)[0]
+    return method.decode("latin-1"), path.decode("latin-1")
 
 
 def bind_socket(host: str = DEFAULT_HOST, port: int = 0) -> socket.socket:

@@ -8,7 +8,7 @@ when it is created, so a running broadcast keeps the clock it started with).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -26,6 +26,19 @@ CLOCK_PRESETS: dict[str, float] = {
     "demo": 3.0,
     "slow": 30.0,
 }
+
+#: ``total`` of every list in ``paging="seed"``: the grand total of the guide's template list example
+#: (``limit: 10``, ``total: 53969``), far beyond anything the sandbox lists.
+SEED_TOTAL = 53969
+
+#: How ``meta.pagination`` reports ``total`` (see :attr:`SandboxSettings.paging`).
+PagingMode = Literal["spec", "seed", "exact"]
+#: How ``GET /broadcasts/whatsapp`` behaves (see :attr:`SandboxSettings.broadcast_list`).
+BroadcastListMode = Literal["live", "stale", "absent", "forbidden"]
+#: Whether ``GET /broadcasts/{id}/whatsapp`` counts live (see :attr:`SandboxSettings.broadcast_detail`).
+BroadcastDetailMode = Literal["live", "stale"]
+#: How ``language.code`` of a direct send is judged (see :attr:`SandboxSettings.language_check`).
+LanguageCheckMode = Literal["any", "spec_enum", "template"]
 
 
 class SandboxSettings(BaseModel):
@@ -50,6 +63,28 @@ class SandboxSettings(BaseModel):
         and the same requests repeat exactly.
     :param max_clock_skew_seconds: largest accepted distance between the ``Date`` header and the clock.
     :param organization_id: organization of the emulated account.
+
+    The variants below play the answers the public sources leave open (``docs/sandbox.rst``, "Variants of
+    the real API"); the defaults keep the behaviour the provider's client was written against.
+
+    :param paging: what ``meta.pagination.total`` of every list says: ``"spec"`` the number of items on
+        this page (like every list example of the OpenAPI file), ``"seed"`` a fixed, inflated grand total
+        (:data:`SEED_TOTAL`), ``"exact"`` the real number of matching items.
+        ``cursor.next`` / ``cursor.prev`` and the 1-based ``offset`` work the same in every mode.
+    :param broadcast_list: ``GET /broadcasts/whatsapp``: ``"live"`` counts; ``"stale"`` lists every broadcast
+        with ``message_status_count`` all 0; ``"absent"`` answers 404 (a gateway that does not expose it);
+        ``"forbidden"`` answers the gateway's 403 (a credential without that scope).
+    :param broadcast_detail: ``GET /broadcasts/{id}/whatsapp``: ``"live"`` counts or ``"stale"`` zeros.
+    :param not_found_status: answer to an unknown id on an id lookup: 404 ``Resource not found.`` or 422
+        ``Couldn't find <model> with 'id'=<id>``.
+    :param direct_send_status: HTTP status of an accepted direct send (the spec lists 200, clients see 201).
+    :param language_check: ``"any"`` accepts any non-empty ``language.code`` and delivers; ``"spec_enum"``
+        refuses codes outside the schema's ``id``/``en`` with a 422; ``"template"`` accepts, then fails the
+        message in the log when the template does not exist (APPROVED) in that language.
+    :param keep_alive_seconds: how long the server keeps an idle keep-alive connection open before closing
+        it (read each time a response completes).
+    :param idle_reset_seconds: when set, a connection that stayed idle longer than this has its next request
+        reset (TCP RST) before anything is processed, like a NAT gateway that forgot the flow.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -67,6 +102,14 @@ class SandboxSettings(BaseModel):
     seed: int = 0
     max_clock_skew_seconds: int = Field(default=300, gt=0)
     organization_id: str = DEFAULT_ORGANIZATION_ID
+    paging: PagingMode = "spec"
+    broadcast_list: BroadcastListMode = "live"
+    broadcast_detail: BroadcastDetailMode = "live"
+    not_found_status: Literal[404, 422] = 404
+    direct_send_status: Literal[200, 201] = 201
+    language_check: LanguageCheckMode = "any"
+    keep_alive_seconds: float = Field(default=5.0, gt=0)
+    idle_reset_seconds: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="before")
     @classmethod

@@ -9,40 +9,54 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
-from qontak_provider.client.models import Template
-
 WHATSAPP_CHANNELS = frozenset({"wa", "wa_cloud"})
 MEDIA_FORMATS = frozenset({"IMAGE", "DOCUMENT", "VIDEO"})
+#: Button types whose value is the code of an AUTHENTICATION template, supplied at send time.
+CODE_BUTTON_TYPES = frozenset({"OTP", "COPY_CODE"})
+#: A WhatsApp template variable: ``{{1}}``, ``{{2}}``... (WhatsApp allows no spaces inside the braces).
+_VARIABLE = re.compile(r"\{\{(\d+)\}\}")
+#: The one variable a dynamic URL button may carry.
+_URL_VARIABLE = "{{1}}"
 
 
 @cache
-def direct_send_schema() -> dict[str, Any]:
-    """The gateway's direct-send request schema, with ``language.code``'s ``id``/``en`` enum removed.
-
-    The enum is too narrow: templates exist in ``en_US`` and dozens of other languages, and the field is
-    documented as "the same as language from template" (reference notes, section 3.1).
-    """
+def _raw_schema() -> dict[str, Any]:
     text = (
         resources.files("qontak_provider.sandbox")
         .joinpath("data/direct_send_request.schema.json")
         .read_text(encoding="utf-8")
     )
-    schema = copy.deepcopy(json.loads(text))
-    schema["properties"]["language"]["properties"]["code"].pop("enum", None)
+    schema: dict[str, Any] = json.loads(text)
     return schema
 
 
 @cache
-def _validator() -> Any:
+def direct_send_schema(language_enum: bool = False) -> dict[str, Any]:
+    """The gateway's direct-send request schema; unless ``language_enum``, without ``language.code``'s enum.
+
+    The ``id``/``en`` enum is too narrow: templates exist in ``en_US`` and dozens of other languages, and the
+    field is documented as "the same as language from template" (reference notes, section 3.1). The variant
+    ``language_check="spec_enum"`` keeps it, to play a gateway that enforces the schema as written.
+    """
+    schema = copy.deepcopy(_raw_schema())
+    if not language_enum:
+        schema["properties"]["language"]["properties"]["code"].pop("enum", None)
+    return schema
+
+
+@cache
+def _validator(language_enum: bool) -> Any:
     from jsonschema import Draft7Validator
 
-    return Draft7Validator(direct_send_schema())
+    return Draft7Validator(direct_send_schema(language_enum))
 
 
 def _field_path(parts: Any) -> str:
@@ -52,13 +66,17 @@ def _field_path(parts: Any) -> str:
     return text
 
 
-def schema_errors(body: Any) -> list[str]:
-    """Return one message per schema violation, naming the field (empty when the body conforms)."""
+def schema_errors(body: Any, *, language_enum: bool = False) -> list[str]:
+    """Return one message per schema violation, naming the field (empty when the body conforms).
+
+    :param language_enum: enforce the schema's ``id``/``en`` enum of ``language.code``.
+    """
     if not isinstance(body, dict):
         return [f"request body: expected a JSON object, got {type(body).__name__}"]
     messages = []
     for error in sorted(
-        _validator().iter_errors(body), key=lambda e: (list(map(str, e.absolute_path)), e.message)
+        _validator(language_enum).iter_errors(body),
+        key=lambda e: (list(map(str, e.absolute_path)), e.message),
     ):
         where = _field_path(error.absolute_path)
         if error.validator == "required":
@@ -79,6 +97,46 @@ def schema_errors(body: Any) -> list[str]:
     return messages
 
 
+# ------------------------------------------------------------------------------------ template reading
+# The sandbox reads its raw template dicts itself instead of using the client's models, so that a wrong
+# reading of a template on the client side is caught here rather than agreed with.
+
+
+def body_variables(template: dict[str, Any]) -> list[str]:
+    """The distinct variable numbers of the template's body, ascending, e.g. ``["1", "2"]``."""
+    numbers = {int(number) for number in _VARIABLE.findall(str(template.get("body") or ""))}
+    return [str(number) for number in sorted(numbers)]
+
+
+def header_format(template: dict[str, Any]) -> str | None:
+    """The header's ``format`` in upper case (``TEXT``, ``IMAGE``...), or ``None`` without a header."""
+    header = template.get("header")
+    if not isinstance(header, dict) or not header.get("format"):
+        return None
+    return str(header["format"]).upper()
+
+
+def media_header_format(template: dict[str, Any]) -> str | None:
+    """``IMAGE``, ``VIDEO`` or ``DOCUMENT`` when the header is media sent as a URL at send time."""
+    kind = header_format(template)
+    return kind if kind in MEDIA_FORMATS else None
+
+
+def template_buttons(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [b for b in template.get("buttons") or [] if isinstance(b, dict)]
+
+
+def button_takes_value(button: dict[str, Any]) -> bool:
+    """Whether a send must supply this button's value: a URL with ``{{1}}``, or an OTP / copy-code button."""
+    kind = str(button.get("type") or "").upper()
+    if kind in CODE_BUTTON_TYPES:
+        return True
+    return kind == "URL" and _URL_VARIABLE in str(button.get("url") or "")
+
+
+# ------------------------------------------------------------------------------------------ the checks
+
+
 @dataclass(frozen=True)
 class SendPlan:
     """A direct send that passed validation: the resolved channel and template, and the language asked for."""
@@ -92,10 +150,10 @@ def _placeholder_list(keys: list[str]) -> str:
     return ", ".join("{{" + key + "}}" for key in keys)
 
 
-def _check_body(template: Template, params: dict[str, Any]) -> list[str]:
-    expected = template.body_placeholders
+def _check_body(template: dict[str, Any], params: dict[str, Any]) -> list[str]:
+    expected = body_variables(template)
     given = params.get("body") or []
-    name = template.name
+    name = template["name"]
     if len(given) != len(expected):
         if expected:
             plural = "s" if len(expected) != 1 else ""
@@ -126,13 +184,14 @@ def _numeric(key: str) -> tuple[int, str]:
     return (int(key), key) if key.isdigit() else (1_000_000, key)
 
 
-def _check_header(template: Template, params: dict[str, Any]) -> list[str]:
-    expected = template.header_format if template.needs_media_header else None
+def _check_header(template: dict[str, Any], params: dict[str, Any]) -> list[str]:
+    expected = media_header_format(template)
     header = params.get("header")
-    name = template.name
+    name = template["name"]
     if expected is None:
         if header:
-            has = f"a {template.header_format} header" if template.header_format else "no header"
+            shown = header_format(template)
+            has = f"a {shown} header" if shown else "no header"
             return [
                 f"parameters.header: template '{name}' has {has}, which takes no parameters; "
                 "remove parameters.header"
@@ -167,28 +226,39 @@ def _check_header(template: Template, params: dict[str, Any]) -> list[str]:
     return messages
 
 
-def _check_buttons(template: Template, params: dict[str, Any]) -> list[str]:
+def _check_buttons(template: dict[str, Any], params: dict[str, Any]) -> list[str]:
+    buttons = template_buttons(template)
     given = params.get("buttons") or []
     by_index = {str(item.get("index")): item for item in given}
+    name = template["name"]
     messages = []
     for index, item in enumerate(given):
         position = str(item.get("index"))
-        if not position.isdigit() or int(position) >= len(template.buttons):
+        if not position.isdigit() or int(position) >= len(buttons):
             messages.append(
-                f"parameters.buttons[{index}].index: template '{template.name}' has "
-                f"{len(template.buttons)} button(s); there is no button {position!r}"
+                f"parameters.buttons[{index}].index: template '{name}' has "
+                f"{len(buttons)} button(s); there is no button {position!r}"
             )
-    for position in template.dynamic_button_indexes:
-        button = template.buttons[int(position)]
+    for number, button in enumerate(buttons):
+        if not button_takes_value(button):
+            continue  # values for static buttons are ignored, like WhatsApp does
+        position = str(number)
         item = by_index.get(position)
         if item is None or not str(item.get("value") or "").strip():
-            target = f" ({button.type} {button.url!r})" if button.url else f" ({button.type})"
+            kind, url = button.get("type"), button.get("url")
+            target = f" ({kind} {url!r})" if url else f" ({kind})"
             messages.append(
-                f"parameters.buttons: template '{template.name}' button {position}{target} needs a value; "
+                f"parameters.buttons: template '{name}' button {position}{target} needs a value; "
                 "send "
                 f'{{"index": "{position}", "type": "url", "value": "..."}}'
             )
     return messages
+
+
+def _check_language(body: dict[str, Any]) -> list[str]:
+    if not str(body["language"].get("code") or "").strip():
+        return ["language.code: must not be empty (the language of the template, e.g. 'id' or 'en_US')"]
+    return []
 
 
 def check_send(
@@ -213,17 +283,18 @@ def check_send(
     if raw_template is None:
         messages.append(f"message_template_id: template {template_id!r} was not found")
     else:
-        template = Template.model_validate(raw_template)
-        if (template.status or "").upper() != "APPROVED":
+        status = str(raw_template.get("status") or "")
+        if status.upper() != "APPROVED":
             messages.append(
-                f"message_template_id: template '{template.name}' ({template_id}) is {template.status}; "
+                f"message_template_id: template '{raw_template['name']}' ({template_id}) is {status}; "
                 "only APPROVED templates can be sent"
             )
         else:
             params = body.get("parameters") or {}
-            messages += _check_body(template, params)
-            messages += _check_header(template, params)
-            messages += _check_buttons(template, params)
+            messages += _check_body(raw_template, params)
+            messages += _check_header(raw_template, params)
+            messages += _check_buttons(raw_template, params)
+    messages += _check_language(body)
     if not any(ch.isdigit() for ch in body["to_number"]):
         messages.append(
             "to_number: expected a phone number with country code, e.g. 6281234567890; "
@@ -233,3 +304,33 @@ def check_send(
         return messages
     assert channel is not None and raw_template is not None  # for mypy: both were found above
     return SendPlan(channel=channel, template=raw_template, language=str(body["language"]["code"]))
+
+
+def translation_for(
+    template: dict[str, Any], language: str, templates: Iterable[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The template WhatsApp sends for ``language``: this one, an APPROVED one of the same name, or ``None``.
+
+    WhatsApp looks templates up by name and language, so a sibling translation saves a send whose
+    ``language.code`` differs from the template's own language (``language_check="template"``).
+    """
+    if template.get("language") == language:
+        return template
+    return next(
+        (
+            t
+            for t in templates
+            if t.get("name") == template.get("name")
+            and t.get("language") == language
+            and str(t.get("status") or "").upper() == "APPROVED"
+        ),
+        None,
+    )
+
+
+def missing_translation_text(template: dict[str, Any], language: str) -> str:
+    """WhatsApp's error text (from the spec's log example) when no translation exists."""
+    return (
+        f"The template ({template['name']}) does not exist in the specified language "
+        f"({language}) and locale (), or the template has not been approved"
+    )

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.responses import Response
 
 from qontak_provider.sandbox.lifecycle import status_counts
+from qontak_provider.sandbox.settings import SEED_TOTAL, PagingMode
 from qontak_provider.sandbox.state import BroadcastRecord, iso_timestamp
 
 #: Content type of Qontak's (Rails) answers.
@@ -46,16 +47,42 @@ def error(status: int, messages: Sequence[str]) -> Response:
     return json_response({"status": "error", "error": {"code": status, "messages": list(messages)}}, status)
 
 
+#: Model names in the 422 answer to an unknown id, as the spec words them for contact lists
+#: (``Couldn't find contact list with 'id'=...``): the Rails model (ChannelIntegration, MessageTemplate,
+#: MessageBroadcast) in lower-case words.
+CHANNEL_INTEGRATION = "channel integration"
+MESSAGE_TEMPLATE = "message template"
+MESSAGE_BROADCAST = "message broadcast"
+
+
 def not_found() -> Response:
+    """Qontak's 404 envelope (unknown paths, and unknown ids when ``not_found_status`` is 404)."""
     return error(404, ["Resource not found."])
+
+
+def unknown_id(status: int, model: str, object_id: str) -> Response:
+    """The answer to an id lookup of an id that does not exist: the 404 envelope, or the spec's 422."""
+    if status == 422:
+        return error(422, [f"Couldn't find {model} with 'id'={object_id}"])
+    return not_found()
+
+
+def gateway_error(status: int, message: str, debug_header: str | None = None) -> Response:
+    """An answer of the gateway itself, not of Qontak: ``{"message": ...}`` with ``server: Mekari``."""
+    headers = {"server": "Mekari"}
+    if debug_header:
+        headers["x-sandbox-auth-error"] = debug_header
+    return json_response({"message": message}, status, content_type=GATEWAY_CONTENT_TYPE, headers=headers)
 
 
 def unauthorized(reason: str | None = None) -> Response:
     """The gateway's 401: always the same 26-byte body; the reason only in a sandbox debug header."""
-    headers = {"server": "Mekari"}
-    if reason:
-        headers["x-sandbox-auth-error"] = reason
-    return json_response({"message": "Unauthorized"}, 401, content_type=GATEWAY_CONTENT_TYPE, headers=headers)
+    return gateway_error(401, "Unauthorized", reason)
+
+
+def forbidden() -> Response:
+    """The gateway's 403 for a credential whose scopes do not include the endpoint."""
+    return gateway_error(403, "Forbidden", "the credential has no scope for this endpoint")
 
 
 def encode_cursor(page: int) -> str:
@@ -72,24 +99,32 @@ def decode_cursor(cursor: str) -> int | None:
     return int(page) if prefix == "page" and page.isdigit() and int(page) >= 1 else None
 
 
-def paginate(items: Sequence[Any], page: int, limit: int) -> tuple[list[Any], dict[str, Any]]:
-    """Slice one page (``page`` is 1-based) and build ``meta`` for it."""
+def paginate(
+    items: Sequence[Any], page: int, limit: int, *, mode: PagingMode = "spec", spec_extras: bool = True
+) -> tuple[list[Any], dict[str, Any]]:
+    """
+    Slice one page (``page`` is 1-based) and build ``meta`` for it.
+
+    :param mode: what ``total`` says (:attr:`~qontak_provider.sandbox.settings.SandboxSettings.paging`):
+        ``"spec"`` the items on this page, ``"seed"`` :data:`SEED_TOTAL`, ``"exact"`` all matching items.
+        Cursors do not depend on it: clients must be able to page by ``cursor.next`` whatever ``total`` says.
+    :param spec_extras: add ``cursor.pit: null`` and ``target_offset: 0``, which every list example of the
+        OpenAPI file has except the broadcast log's.
+    """
     limit = min(limit, MAX_PAGE_LIMIT)
     start = (page - 1) * limit
     chunk = list(items[start : start + limit])
     has_next = start + limit < len(items)
-    meta = {
-        "pagination": {
-            "cursor": {
-                "next": encode_cursor(page + 1) if has_next else None,
-                "prev": encode_cursor(page - 1) if page > 1 else None,
-            },
-            "offset": page,
-            "limit": limit,
-            "total": len(items),
-        }
+    totals = {"spec": len(chunk), "seed": SEED_TOTAL, "exact": len(items)}
+    cursor: dict[str, Any] = {
+        "next": encode_cursor(page + 1) if has_next else None,
+        "prev": encode_cursor(page - 1) if page > 1 else None,
     }
-    return chunk, meta
+    pagination: dict[str, Any] = {"cursor": cursor, "offset": page, "limit": limit, "total": totals[mode]}
+    if spec_extras:
+        cursor["pit"] = None
+        pagination["target_offset"] = 0
+    return chunk, {"pagination": pagination}
 
 
 def _parameters_summary(payload: dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +150,8 @@ def _digits(phone: str | None) -> str | None:
 
 
 def broadcast_json(record: BroadcastRecord, now: float | None, *, detail: bool = False) -> dict[str, Any]:
-    """The broadcast object; ``now=None`` gives the creation-time view (all counters 0)."""
+    """The broadcast object; ``now=None`` gives the creation-time view (all counters 0), which is also what
+    a stale summary shows."""
     settings = record.channel.get("settings") or {}
     counts = (
         {"failed": 0, "delivered": 0, "read": 0, "pending": 0, "sent": 0}

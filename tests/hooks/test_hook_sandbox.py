@@ -27,9 +27,10 @@ def test_lists_channels_and_templates(qontak_sandbox):
     assert len(templates) > 10  # more than one page of the sandbox's templates
     approved = hook.list_templates(status="APPROVED")
     assert approved and all(t.status == "APPROVED" for t in approved)
-    otp = hook.get_template("60cccaa0-ccd9-4efd-bdfb-875859c4b50a")
-    assert otp.category == "AUTHENTICATION"
-    assert hook.find_template(otp.name, language="id").id == otp.id
+    guide_otp = hook.get_template("60cccaa0-ccd9-4efd-bdfb-875859c4b50a")  # listed as en_US
+    assert guide_otp.category == "AUTHENTICATION"
+    assert hook.find_template(guide_otp.name, language="en_US").id == guide_otp.id
+    assert hook.find_template("otp_login", language="id").category == "AUTHENTICATION"
 
 
 @pytest.mark.qontak_sandbox(clock="instant")

@@ -14,7 +14,9 @@ import pytest
 import requests
 from sandbox_helpers import Api, payload
 
+from qontak_provider.sandbox.cli import banner, build_parser, settings_from_args
 from qontak_provider.sandbox.server import Sandbox, run_sandbox
+from qontak_provider.sandbox.settings import SandboxSettings
 
 
 def cli_command() -> list[str]:
@@ -25,7 +27,7 @@ def cli_command() -> list[str]:
 
 def test_cli_prints_the_connection_and_serves() -> None:
     process = subprocess.Popen(
-        [*cli_command(), "--port", "0", "--clock", "demo", "--rate-limit", "5"],
+        [*cli_command(), "--port", "0", "--clock", "demo", "--rate-limit", "5", "--paging", "exact"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -49,6 +51,8 @@ def test_cli_prints_the_connection_and_serves() -> None:
         assert health.json()["status"] == "ok"
         settings = requests.get(conn["host"] + "/_sandbox/settings", timeout=5).json()
         assert settings["step_seconds"] == 3.0 and settings["rate_limit"] == 5
+        assert settings["paging"] == "exact"
+        assert any("variants: paging=exact" in line for line in lines)
     finally:
         process.send_signal(signal.SIGTERM)
         rest, _ = process.communicate(timeout=15)
@@ -134,3 +138,62 @@ def test_pytest_marker_changes_settings(qontak_sandbox: Sandbox) -> None:
     broadcast_id = api.send(payload("otp")).json()["data"]["id"]
     assert api.send(payload("otp")).status_code == 429
     assert api.get(f"broadcasts/{broadcast_id}/whatsapp/log").json()["data"][0]["status"] == "read"
+
+
+VARIANT_FLAGS = [
+    "--paging",
+    "seed",
+    "--broadcast-list",
+    "forbidden",
+    "--broadcast-detail",
+    "stale",
+    "--not-found-status",
+    "422",
+    "--direct-send-status",
+    "200",
+    "--language-check",
+    "spec_enum",
+    "--keep-alive-seconds",
+    "1.5",
+    "--idle-reset-seconds",
+    "30",
+]
+
+
+def test_cli_variant_flags_parse_into_settings() -> None:
+    settings = settings_from_args(build_parser().parse_args(VARIANT_FLAGS))
+    assert settings.paging == "seed" and settings.broadcast_list == "forbidden"
+    assert settings.broadcast_detail == "stale" and settings.not_found_status == 422
+    assert settings.direct_send_status == 200 and settings.language_check == "spec_enum"
+    assert settings.keep_alive_seconds == 1.5 and settings.idle_reset_seconds == 30
+    shown = banner("http://127.0.0.1:8789", settings)
+    assert "paging=seed broadcast_list=forbidden broadcast_detail=stale not_found=422" in shown
+    assert "direct_send=200 language_check=spec_enum" in shown
+    assert "keep_alive=1.5s idle_reset=30s" in shown
+
+
+def test_cli_variant_flags_default_to_the_settings_defaults() -> None:
+    assert settings_from_args(build_parser().parse_args([])) == SandboxSettings()
+    assert "idle_reset=off" in banner("http://127.0.0.1:8789", SandboxSettings())
+
+
+@pytest.mark.parametrize(
+    "argv", [["--paging", "total"], ["--not-found-status", "410"], ["--language-check", "strict"]]
+)
+def test_cli_refuses_unknown_variant_values(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(argv)
+    assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_cli_refuses_a_non_positive_keep_alive() -> None:
+    result = subprocess.run(
+        [*cli_command(), "--keep-alive-seconds", "0"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "keep_alive_seconds" in result.stderr

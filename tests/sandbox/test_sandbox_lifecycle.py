@@ -124,12 +124,14 @@ def test_local_number_format_is_normalised(api: Api) -> None:
 
 
 def test_language_mismatch_is_accepted_then_fails_in_the_log(api: Api) -> None:
-    response = api.send(payload("otp", language={"code": "en"}))
+    api.sandbox.update_settings(language_check="template")
+    # The guide's own OTP example: language "id" for its en_US template, as in the spec's log example.
+    response = api.send(payload("otp"))
     assert response.status_code == 201
     broadcast_id = response.json()["data"]["id"]
     api.sandbox.advance(10)
     row = log_of(api, broadcast_id)[0]
-    text = "The template (otp_login) does not exist in the specified language (en)"
+    text = "The template (auth_web_1727242109) does not exist in the specified language (id)"
     assert row["status"] == "failed"
     assert row["whatsapp_error_message"].startswith(text)
     assert row["whatsapp_message_id"] == "n/a"
@@ -139,6 +141,7 @@ def test_language_mismatch_is_accepted_then_fails_in_the_log(api: Api) -> None:
 
 
 def test_language_of_a_sibling_translation_is_delivered(api: Api) -> None:
+    api.sandbox.update_settings(language_check="template")
     listed = api.get("templates/whatsapp", params={"query": "order_update"}).json()["data"]
     indonesian = next(t for t in listed if t["language"] == "id")
     body = payload(

@@ -21,7 +21,7 @@ def test_sends_and_counts(api: Api) -> None:
     assert sends["total"] == 3
     assert sends["sends"][0]["broadcast_id"] == first
     assert sends["sends"][0]["body"] == payload("otp")
-    assert sends["sends"][0]["template_name"] == "otp_login"
+    assert sends["sends"][0]["template_name"] == "auth_web_1727242109"
     assert sends["sends"][0]["client_id"] == "sandbox-client-id"
     counts = api.plain("GET", "/_sandbox/sends/counts").json()["counts"]
     assert counts == {"6281234567890": 2, magic.NEVER_READ: 1}

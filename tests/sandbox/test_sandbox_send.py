@@ -192,7 +192,7 @@ def test_missing_button_parameter(api: Api) -> None:
     body = payload("otp")
     body["parameters"]["buttons"] = []
     problem = messages(api.send(body))[0]
-    assert problem.startswith("parameters.buttons: template 'otp_login' button 0 (URL ")
+    assert problem.startswith("parameters.buttons: template 'auth_web_1727242109' button 0 (URL ")
     assert "needs a value" in problem
     cta = payload("cta_url")
     cta["parameters"]["buttons"][0]["value"] = ""

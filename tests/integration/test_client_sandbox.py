@@ -70,10 +70,11 @@ def direct_sends(sandbox: Any) -> dict[str, int]:
     return sandbox.stats()["by_endpoint"].get(DIRECT, {})
 
 
-# paging="exact": this test asserts exact totals and pages by them. Under the default paging="spec"
-# (total = the items on the page) the client's page rule stops after the first page.
-@pytest.mark.qontak_sandbox(clock="instant", paging="exact")
-def test_every_method(kind: str, qontak_sandbox: Any) -> None:
+@pytest.mark.qontak_sandbox(clock="instant")
+@pytest.mark.parametrize("paging", ["spec", "seed", "exact"])
+def test_every_method(kind: str, qontak_sandbox: Any, paging: str) -> None:
+    """Every method, under each way Qontak may report ``meta.pagination`` (total advisory only)."""
+    qontak_sandbox.update_settings(paging=paging)
     client = connect(kind, qontak_sandbox, page_size=3)  # small pages: every list crosses pages
     try:
         channels = client.list_channels()

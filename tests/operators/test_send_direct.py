@@ -39,17 +39,7 @@ def send(**kwargs):
 # ------------------------------------------------------------------------------------------ what goes out
 
 
-GUIDE_OTP_LANGUAGE = pytest.mark.xfail(
-    strict=True,
-    reason="validate_against_template demands language.code == the template's language; the guide's OTP "
-    "payload sends 'id' to its en_US template (auth_web_1727242109), which the guide says is delivered "
-    "and the sandbox's default language_check='any' accepts. Client fix pending.",
-)
-
-
-@pytest.mark.parametrize(
-    "kind", [pytest.param(k, marks=GUIDE_OTP_LANGUAGE) if k == "otp" else k for k in sorted(SEED_PAYLOADS)]
-)
+@pytest.mark.parametrize("kind", sorted(SEED_PAYLOADS))
 def test_seed_payload_verbatim_goes_out_unchanged(qontak_sandbox, kind):
     result = send(payload=copy.deepcopy(SEED_PAYLOADS[kind]))
     (received,) = qontak_sandbox.sends()

@@ -16,15 +16,16 @@ CHILD = r"""
 import resource, sys
 from types import SimpleNamespace
 sys.path.insert(0, {repo!r}); sys.path.insert(0, {bench!r})
-from qontak_provider.client.bulk_engine import BulkSender, MemoryStore
-from qontak_provider.client.bulk_render import RowRenderer
-from qontak_provider.client.bulk_source import iter_rows, ResultWriter
+from qontak_provider.bulk.engine import BulkSender, MemoryStore
+from qontak_provider.bulk.render import RowRenderer
+from qontak_provider.bulk.source import iter_rows, ResultWriter
 sys.path.insert(0, {repo!r} + "/tests/bulk")
 from conftest import seed_template, CHANNEL
 r = RowRenderer(seed_template("payment_reminder"), channel_integration_id=CHANNEL,
                 body={{"1": "{{{{ row.name }}}}", "2": "{{{{ row.amount }}}}", "3": "x"}})
 with ResultWriter({out!r}) as w:
-    rep = BulkSender(send=lambda req: SimpleNamespace(id="b"), prepare=r.prepare, store=MemoryStore(),
+    rep = BulkSender(send=lambda req, before_write: (before_write(), SimpleNamespace(id="b"))[1],
+                     prepare=r.prepare, store=MemoryStore(),
                      on_result=lambda res: w.write(res.as_dict()), max_ids=1000).run(iter_rows({path!r}))
 print(rep.counts["sent"], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """

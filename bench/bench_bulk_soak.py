@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _bulk_common import bulk, rows
 
-from qontak_provider.client.bulk_engine import MemoryStore
+from qontak_provider.bulk.engine import MemoryStore
 from qontak_provider.sandbox import run_sandbox
 
 

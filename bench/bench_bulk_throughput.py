@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import requests
 from _bulk_common import bulk, rows
 
-from qontak_provider.client.bulk_render import RowRenderer
+from qontak_provider.bulk.render import RowRenderer
 from qontak_provider.client.signing import sign_headers
 from qontak_provider.client.sync import QontakClient
 from qontak_provider.sandbox import run_sandbox

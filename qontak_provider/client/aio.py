@@ -172,8 +172,8 @@ class AsyncQontakClient(ClientCore):
         self._observe(call, raw, time.perf_counter() - started, step.number)
         return raw
 
-    async def _execute(self, call: Call) -> RawResponse:
-        flow = self._flow(call)
+    async def _execute(self, call: Call, before_write: Callable[[], None] | None = None) -> RawResponse:
+        flow = self._flow(call, before_write)
         step = next(flow)
         while True:
             if isinstance(step, Wait):
@@ -256,7 +256,12 @@ class AsyncQontakClient(ClientCore):
 
     # ------------------------------------------------------------------------------------------- broadcasts
 
-    async def send_direct(self, payload: Mapping[str, Any] | DirectSendRequest) -> Broadcast:
+    async def send_direct(
+        self,
+        payload: Mapping[str, Any] | DirectSendRequest,
+        *,
+        before_write: Callable[[], None] | None = None,
+    ) -> Broadcast:
         """
         Send one WhatsApp template message and return the broadcast; see ``QontakClient.send_direct``.
 
@@ -264,7 +269,7 @@ class AsyncQontakClient(ClientCore):
         :raises QontakSendInDoubtError: the message may or may not have been sent; do not blindly resend.
         """
         call = self._call("POST", "broadcasts/whatsapp/direct", body=direct_send_body(payload), kind="send")
-        response = await self._execute(call)
+        response = await self._execute(call, before_write)
         data, _ = unwrap(call, response)
         return parse_model(call, response, Broadcast, data)
 

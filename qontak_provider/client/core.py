@@ -104,7 +104,7 @@ class ClientCore:
     ) -> Call:
         return make_call(self.base_url, method, endpoint, query=query, body=body, kind=kind, target=target)
 
-    def _flow(self, call: Call) -> Flow:
+    def _flow(self, call: Call, before_write: Callable[[], None] | None = None) -> Flow:
         return request_flow(
             call,
             auth=self._auth,
@@ -112,6 +112,7 @@ class ClientCore:
             pacer=self._shared_pacer,
             random=self._random,
             now=self._now,
+            before_write=before_write,
         )
 
     def _observe(self, call: Call, response: RawResponse, elapsed: float, attempt: int) -> None:

@@ -79,6 +79,7 @@ def request_flow(
     pacer: SharedPacer | None,
     random: Callable[[], float],
     now: Callable[[], datetime],
+    before_write: Callable[[], None] | None = None,
 ) -> Flow:
     """
     The attempt loop of one request, as a generator the transports drive.
@@ -88,6 +89,10 @@ def request_flow(
     a :class:`~qontak_provider.client.policy.TransportOutcome`). It returns the 2xx response or raises the
     :class:`~qontak_provider.client.errors.QontakError` the policy decided on. Sends are paced before every
     attempt.
+
+    :param before_write: called once, after pacing and right before the first attempt is handed to the
+        transport: the last moment at which the request has certainly not left. The bulk engine journals the
+        row there. If it raises, nothing is sent and the error propagates.
     """
     attempt = 0
     while True:
@@ -103,6 +108,8 @@ def request_flow(
                 # using it would only draw a 429 of its own, so book a new slot after the pause instead.
                 if pacer.pauses == pauses or pacer.paused_for() <= 0:
                     break
+        if attempt == 1 and before_write is not None:
+            before_write()
         # Signed per attempt: a retry after a long backoff must not reuse a stale Date.
         headers = {**base_headers(call), **auth.headers(call.method, call.path, now())}
         result = yield Attempt(attempt, headers)

@@ -250,8 +250,8 @@ class QontakClient(ClientCore):
         self._observe(call, raw, time.perf_counter() - started, step.number)
         return raw
 
-    def _execute(self, call: Call) -> RawResponse:
-        flow = self._flow(call)
+    def _execute(self, call: Call, before_write: Callable[[], None] | None = None) -> RawResponse:
+        flow = self._flow(call, before_write)
         step = next(flow)
         while True:
             if isinstance(step, Wait):
@@ -355,7 +355,12 @@ class QontakClient(ClientCore):
 
     # ------------------------------------------------------------------------------------------- broadcasts
 
-    def send_direct(self, payload: Mapping[str, Any] | DirectSendRequest) -> Broadcast:
+    def send_direct(
+        self,
+        payload: Mapping[str, Any] | DirectSendRequest,
+        *,
+        before_write: Callable[[], None] | None = None,
+    ) -> Broadcast:
         """
         Send one WhatsApp template message (``POST /broadcasts/whatsapp/direct``) and return the broadcast.
 
@@ -363,11 +368,13 @@ class QontakClient(ClientCore):
         given (same keys, values and key order), so a documented payload goes out verbatim. Sends are paced
         at ``rate_per_minute``. Retried only on 429 and when the connection could not be opened.
 
+        :param before_write: called once right before the request is first written (after pacing); see
+            :func:`~qontak_provider.client.flow.request_flow`.
         :raises QontakPayloadError: the payload is not a valid direct-send body (nothing was sent).
         :raises QontakSendInDoubtError: the message may or may not have been sent; do not blindly resend.
         """
         call = self._call("POST", "broadcasts/whatsapp/direct", body=direct_send_body(payload), kind="send")
-        response = self._execute(call)
+        response = self._execute(call, before_write)
         data, _ = unwrap(call, response)
         return parse_model(call, response, Broadcast, data)
 

@@ -101,6 +101,21 @@ def find_template(hook: QontakHook, name: str, language: str | None = None) -> T
     )
 
 
+_TRUE_TEXT = frozenset({"true", "1", "yes", "on"})
+_FALSE_TEXT = frozenset({"false", "0", "no", "off", "", "none"})
+
+
+def as_bool(name: str, value: object) -> bool:
+    """A templated flag: Jinja renders ``{{ params.dry_run }}`` to the text ``"True"``/``"False"``."""
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE_TEXT | _FALSE_TEXT:
+        return value.strip().lower() in _TRUE_TEXT
+    from airflow.sdk.exceptions import AirflowFailException
+
+    raise AirflowFailException(f"{name}: expected true or false, got {value!r}.")
+
+
 def _required_str(field: str, value: object, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         given = value if value is None or isinstance(value, (int, float)) else f"<{type(value).__name__}>"

@@ -14,8 +14,8 @@ from airflow.sdk import BaseOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from qontak_provider.client.bulk_engine import BulkSender, JournalStore
-    from qontak_provider.client.bulk_render import PreparedRow
+    from qontak_provider.bulk.engine import BulkReport, BulkSender, JournalStore
+    from qontak_provider.bulk.render import PreparedRow
     from qontak_provider.client.models import Template
     from qontak_provider.hooks.qontak import QontakHook
 
@@ -26,9 +26,11 @@ class QontakBulkSendOperator(BaseOperator):
 
     Rows are streamed from ``recipients``, rendered (Jinja over ``row``, compiled once), validated against the
     template exactly like a direct send, and sent concurrently at the connection's rate. Invalid rows are
-    reported and skipped. Progress is journalled in ``context["task_state_store"]``, so an Airflow retry
-    resumes where the last try stopped and never sends a row twice; rows whose send was in doubt are
-    reported, not repeated.
+    reported and skipped, and a row with the same number and message as an earlier one is sent once and
+    reported as a duplicate. Every row is journalled in ``context["task_state_store"]`` before its request
+    leaves, so an Airflow retry (after an exception or a killed worker) sends exactly the rows that never
+    left and never sends a row twice. Rows whose send is in doubt are reported, not repeated, and by default
+    fail the task once every other row is done.
 
     .. seealso::
         :doc:`/bulk` for sizing, exactly-once guarantees and benchmark figures.
@@ -74,15 +76,22 @@ class QontakBulkSendOperator(BaseOperator):
     :param max_xcom_ids: broadcast ids returned in XCom at most (for the delivery sensor); beyond it
         ``broadcast_ids_truncated`` is true and the full list is in ``results_path``.
     :param progress_interval: seconds between progress lines in the task log.
-    :param checkpoint_interval: seconds between journal writes that record results.
-    :param reserve_rows: rows reserved per journal write before sending them.
+    :param checkpoint_interval: seconds between journal writes that record results when no row is being
+        handed over (every hand-over stores them too).
     :param journal_key: ``task_state_store`` key of the journal. (templated)
     :param resend_unconfirmed: after a killed worker, send again the rows that were in flight when no
         broadcast proves they were sent (may duplicate if Qontak's list lags); default report them in doubt.
-    :param fail_on_in_doubt: fail the task (without retry) when any row is in doubt.
+    :param resend_in_doubt: send again every row in doubt, also those an earlier try recorded in doubt: the
+        deliberate way to resend them, by setting it and clearing the task. Their recipients may get the
+        message twice. (templated)
+    :param send_duplicates: send every row, even one with the same number and message as an earlier row
+        (default: such a row is reported as ``duplicate`` and not sent).
+    :param fail_on_in_doubt: when rows are in doubt, fail the task (without retry) after every other row is
+        done, listing them and how to resend them (default); ``False`` only warns.
     :param qontak_conn_id: :ref:`Qontak connection id <howto/connection:qontak>`. (templated)
-    :return: counts per outcome (``sent``, ``failed``, ``invalid``, ``in_doubt``, ``skipped_already_sent``),
-        ``rows``, ``broadcast_ids`` (capped), ``broadcast_ids_truncated``, ``results_path`` and timing.
+    :return: counts per outcome (``sent``, ``failed``, ``invalid``, ``in_doubt``, ``duplicate``,
+        ``skipped_already_sent``), ``rows``, ``broadcast_ids`` (capped), ``broadcast_ids_truncated``,
+        ``in_doubt_keys`` (row keys, never numbers), ``results_path`` and timing.
     """
 
     template_fields: Sequence[str] = (
@@ -93,6 +102,7 @@ class QontakBulkSendOperator(BaseOperator):
         "channel_integration_id",
         "results_path",
         "journal_key",
+        "resend_in_doubt",
         "qontak_conn_id",
     )
     ui_color = "#25d366"
@@ -122,10 +132,11 @@ class QontakBulkSendOperator(BaseOperator):
         max_xcom_ids: int = 1000,
         progress_interval: float = 10.0,
         checkpoint_interval: float = 5.0,
-        reserve_rows: int = 100,
         journal_key: str = "qontak_bulk",
         resend_unconfirmed: bool = False,
-        fail_on_in_doubt: bool = False,
+        resend_in_doubt: bool | str = False,
+        send_duplicates: bool = False,
+        fail_on_in_doubt: bool = True,
         qontak_conn_id: str = "qontak_default",
         **kwargs: Any,
     ) -> None:
@@ -152,9 +163,10 @@ class QontakBulkSendOperator(BaseOperator):
         self.max_xcom_ids = max_xcom_ids
         self.progress_interval = progress_interval
         self.checkpoint_interval = checkpoint_interval
-        self.reserve_rows = reserve_rows
         self.journal_key = journal_key
         self.resend_unconfirmed = resend_unconfirmed
+        self.resend_in_doubt = resend_in_doubt
+        self.send_duplicates = send_duplicates
         self.fail_on_in_doubt = fail_on_in_doubt
         self.qontak_conn_id = qontak_conn_id
 
@@ -209,7 +221,7 @@ class QontakBulkSendOperator(BaseOperator):
     def _store(self, context: Context) -> JournalStore:
         store = context.get("task_state_store")
         if store is None:
-            from qontak_provider.client.bulk_engine import MemoryStore
+            from qontak_provider.bulk.engine import MemoryStore
 
             self.log.warning(
                 "task_state_store is not available: progress is kept in memory only, so a retry of this "
@@ -218,7 +230,7 @@ class QontakBulkSendOperator(BaseOperator):
             return MemoryStore()
         return store
 
-    def _reconciler(self) -> Callable[[PreparedRow, float | None], str | None]:
+    def _reconciler(self) -> Callable[[PreparedRow, float | None], tuple[str | None, str | None]]:
         """Find, in Qontak's broadcast list, the broadcast an earlier try made for a row (or ``None``)."""
         from datetime import datetime, timezone
 
@@ -227,10 +239,10 @@ class QontakBulkSendOperator(BaseOperator):
         finder: BroadcastFinder | None = None
         unavailable: list[str] = []
 
-        def reconcile(prepared: PreparedRow, since: float | None) -> str | None:
+        def reconcile(prepared: PreparedRow, since: float | None) -> tuple[str | None, str | None]:
             nonlocal finder
             if unavailable:
-                return None
+                return None, unavailable[0]
             if finder is None:
                 start = datetime.fromtimestamp(since or 0.0, tz=timezone.utc)
                 finder = BroadcastFinder(self.hook.client, start)
@@ -239,8 +251,12 @@ class QontakBulkSendOperator(BaseOperator):
             except ReconcileUnavailable as err:
                 unavailable.append(str(err))
                 self.log.warning("Rows an earlier try left unconfirmed stay in doubt: %s", err)
-                return None
-            return found.proven[0].id if len(found.proven) == 1 else None
+                return None, unavailable[0]
+            if len(found.proven) == 1:
+                return found.proven[0].id, None
+            if found.proven:
+                return None, f"several broadcasts match it ({', '.join(b.id for b in found.proven)})"
+            return None, "Qontak's broadcast list shows no such message (yet)"
 
         return reconcile
 
@@ -249,8 +265,8 @@ class QontakBulkSendOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-        from qontak_provider.client.bulk_render import RowRenderer
-        from qontak_provider.client.bulk_source import ResultWriter, iter_rows
+        from qontak_provider.bulk.render import RowRenderer
+        from qontak_provider.bulk.source import ResultWriter, iter_rows
 
         template = self._template()
         channel = self.channel_integration_id or self.hook.default_channel_integration_id
@@ -330,16 +346,39 @@ class QontakBulkSendOperator(BaseOperator):
                 f"{report.resend_pending} rows could not be sent (rate limit or connection failures that "
                 "Qontak never processed); a retry of this task sends them, and only them."
             )
+        duplicates = report.counts.get("duplicate", 0)
+        if duplicates:
+            self.log.warning(
+                "%d row(s) repeat an earlier row's number and message: each recipient got the message once "
+                "(send_duplicates=True sends every row).",
+                duplicates,
+            )
         in_doubt = report.counts.get("in_doubt", 0)
         if in_doubt:
-            self.log.warning(
-                "%d rows are in doubt (Qontak may have sent them); they were not sent again. Check them in "
-                "Qontak before resending.",
-                in_doubt,
-            )
+            message = self._in_doubt_message(report)
             if self.fail_on_in_doubt:
-                raise AirflowFailException(f"{in_doubt} rows are in doubt and fail_on_in_doubt is set")
+                raise AirflowFailException(message)
+            self.log.warning("%s", message)
         return result
+
+    def _in_doubt_message(self, report: BulkReport) -> str:
+        """The count, the rows (keys and masked numbers) and how to resend them deliberately."""
+        in_doubt = report.counts.get("in_doubt", 0)
+        for row in report.in_doubt:
+            self.log.warning(
+                "In doubt: row %s (%s): %s", row["key"], row["to_number"] or "no number", row["reason"]
+            )
+        listed = ", ".join(str(row["key"]) for row in report.in_doubt[:10])
+        more = f" and {in_doubt - 10} more" if in_doubt > 10 else ""
+        table = f"results_path {self.results_path}" if self.results_path else "the task log above"
+        return (
+            f"{in_doubt} row(s) are in doubt: Qontak may or may not have sent them, so they were NOT sent "
+            f"again (rows {listed}{more}; every row is in {table}). Every other row is done. Check those "
+            "recipients in the Qontak inbox or the broadcast list. To resend them deliberately (their "
+            "recipients may get the message twice), set resend_in_doubt=True on this task (it is templated, "
+            "e.g. '{{ params.resend_in_doubt }}') and clear it: only the rows in doubt are sent again. "
+            "fail_on_in_doubt=False only warns."
+        )
 
     def _sender(
         self,
@@ -352,7 +391,8 @@ class QontakBulkSendOperator(BaseOperator):
         template: Template,
         try_number: int,
     ) -> BulkSender:
-        from qontak_provider.client.bulk_engine import BulkSender, RowResult
+        from qontak_provider.bulk.engine import BulkSender, RowResult
+        from qontak_provider.operators._send import as_bool
 
         log = self.log
 
@@ -379,13 +419,14 @@ class QontakBulkSendOperator(BaseOperator):
             journal_key=self.journal_key,
             fingerprint=fingerprint,
             max_concurrency=self.max_concurrency,
-            reserve_rows=self.reserve_rows,
             checkpoint_interval=self.checkpoint_interval,
             progress_interval=self.progress_interval,
             total=total,
             on_result=on_result,
             reconcile=self._reconciler(),
             resend_unconfirmed=self.resend_unconfirmed,
+            resend_in_doubt=as_bool("resend_in_doubt", self.resend_in_doubt),
+            send_duplicates=self.send_duplicates,
             max_ids=self.max_xcom_ids,
             try_number=try_number,
             logger=log,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from qontak_provider.operators._idempotency import IN_DOUBT_POLICIES, SEND_STATE_KEY
+from qontak_provider.operators._send import as_bool
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -19,20 +20,6 @@ if TYPE_CHECKING:
     from qontak_provider.hooks.qontak import QontakHook
 
 __all__ = ["QontakListChannelsOperator", "QontakListTemplatesOperator", "QontakSendDirectOperator"]
-
-_TRUE_TEXT = frozenset({"true", "1", "yes", "on"})
-_FALSE_TEXT = frozenset({"false", "0", "no", "off", "", "none"})
-
-
-def _as_bool(name: str, value: object) -> bool:
-    """A templated flag: Jinja renders ``{{ params.dry_run }}`` to the text ``"True"``/``"False"``."""
-    if isinstance(value, bool) or value is None:
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE_TEXT | _FALSE_TEXT:
-        return value.strip().lower() in _TRUE_TEXT
-    from airflow.sdk.exceptions import AirflowFailException
-
-    raise AirflowFailException(f"{name}: expected true or false, got {value!r}.")
 
 
 class _QontakBaseOperator(BaseOperator):
@@ -87,7 +74,7 @@ class QontakListChannelsOperator(_QontakBaseOperator):
         self.include_inactive = include_inactive
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
-        include_inactive = _as_bool("include_inactive", self.include_inactive)
+        include_inactive = as_bool("include_inactive", self.include_inactive)
         target = self.target_channel or None
         # Both filters are applied by the client on our side too, whatever the server did with them.
         channels = self.hook.list_channels(target_channel=target, include_inactive=include_inactive)
@@ -319,7 +306,7 @@ class QontakSendDirectOperator(_QontakBaseOperator):
             raise AirflowFailException(
                 f"on_send_in_doubt: expected one of {', '.join(IN_DOUBT_POLICIES)}, got {policy!r}."
             )
-        dry_run = _as_bool("dry_run", self.dry_run)
+        dry_run = as_bool("dry_run", self.dry_run)
 
         request, template = self.prepare_request()
         mismatch = language_mismatch(request, template)

@@ -58,6 +58,7 @@ def test_retry_after_crash_sends_each_recipient_once(qontak_sandbox, run_dag, tm
         assert len(counts) == 120
         assert outcomes <= {"sent", "skipped_already_sent"}
     else:
-        # Without resend_unconfirmed, rows reserved but never confirmed are reported, not sent blindly.
+        # Without resend_unconfirmed, rows handed over but never confirmed are reported, not sent blindly;
+        # at most the rows in flight (max_concurrency=4) can be in that state.
         in_doubt = [r for r in results if r["outcome"] == "in_doubt"]
-        assert len(counts) + len(in_doubt) == 120 and in_doubt
+        assert len(counts) + len(in_doubt) == 120 and len(in_doubt) <= 4

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from qontak_provider.client.bulk_engine import BulkSender, MemoryStore
-from qontak_provider.client.bulk_render import RowRenderer
+from qontak_provider.bulk.engine import BulkSender, MemoryStore
+from qontak_provider.bulk.render import RowRenderer
 from qontak_provider.client.policy import RetryPolicy
 from qontak_provider.client.sync import QontakClient
 

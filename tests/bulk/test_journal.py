@@ -5,13 +5,12 @@ import random
 
 import pytest
 
-from qontak_provider.client.bulk_journal import (
+from qontak_provider.bulk.journal import (
     JournalError,
     JournalState,
     RangeSet,
     decode_journal,
     encode_journal,
-    merge_journals,
 )
 
 
@@ -51,15 +50,16 @@ def test_rangeset_encoding_round_trip_and_errors():
             RangeSet.decode(bad)
 
 
-def test_status_mark_and_reserve():
+def test_status_and_mark():
     state = JournalState()
-    state.reserve(10)
-    state.reserve(5)  # never moves back
     state.mark(0, "s")
     state.mark(1, "d")
     state.mark(2, "r")
     state.mark(2, "s")  # a later mark replaces the earlier one
-    assert [state.status(i) for i in (0, 1, 2, 3, 10)] == ["s", "d", "s", "u", "n"]
+    state.mark(3, "h")
+    assert [state.status(i) for i in (0, 1, 2, 3, 10)] == ["s", "d", "s", "h", "n"]
+    state.mark(3, "f")
+    assert state.status(3) == "f" and state.count("h") == 0
     with pytest.raises(ValueError):
         state.mark(3, "x")
 
@@ -71,13 +71,21 @@ def test_encoding_is_compact_and_round_trips():
     state.mark(500, "d")
     state.mark(100_001, "s")
     state.mark(90_000, "f")
-    state.reserve(100_100)
+    for row in range(100_002, 100_010):  # the rows in flight
+        state.mark(row, "h")
     encoded = encode_journal(state)
-    assert encoded["hw"] == 500 and len(json.dumps(encoded)) < 200
+    assert encoded["v"] == 2 and encoded["hw"] == 500 and len(json.dumps(encoded)) < 200
     back = decode_journal(json.loads(json.dumps(encoded)))
-    for i in (0, 499, 500, 501, 90_000, 99_999, 100_000, 100_001, 100_050, 100_100):
+    for i in (0, 499, 500, 501, 90_000, 99_999, 100_000, 100_001, 100_005, 100_010, 100_100):
         assert back.status(i) == state.status(i), i
     assert (back.fingerprint, back.started_at, back.tries, back.extra) == ("abc", 12.5, 2, {"ic": 1})
+
+
+def test_a_version_1_journal_is_read_with_its_reserved_rows_handed_over():
+    """Journals written before the hand-over marks: reserved rows without an outcome may be in flight."""
+    stored = {"v": 1, "fp": "fp", "hw": 10, "res": 20, "t": 1, "x": {"d": "c.1", "r": "e.1"}}
+    state = decode_journal(stored)
+    assert [state.status(i) for i in (9, 10, 12, 14, 19, 20)] == ["s", "h", "d", "r", "h", "n"]
 
 
 @pytest.mark.parametrize(
@@ -86,36 +94,13 @@ def test_encoding_is_compact_and_round_trips():
         None,
         [],
         {"v": 99},
-        {"v": 1},
+        {"v": 2},
         {"v": 1, "hw": 5, "res": 2},
-        {"v": 1, "hw": 0, "res": 0, "x": {"q": ""}},
-        {"v": 1, "hw": "a", "res": 0},
+        {"v": 2, "hw": 0, "x": {"q": ""}},
+        {"v": 2, "hw": "a"},
+        {"v": 2, "hw": -1},
     ],
 )
 def test_decode_refuses_bad_journals(stored):
     with pytest.raises(JournalError):
         decode_journal(stored)
-
-
-def test_merge_keeps_prior_above_boundary_and_reserves_resends():
-    prior = JournalState(fingerprint="fp", started_at=1.0)
-    prior.codes["s"].add_range(0, 50)
-    prior.mark(20, "r")
-    prior.mark(60, "r")
-    prior.mark(70, "d")
-    prior.reserve(80)  # 50..79 except 60, 70: unconfirmed
-    current = JournalState(fingerprint="fp", started_at=2.0, tries=2)
-    current.codes["s"].add_range(0, 30)  # rows 0..29 handled by this try (20 resent)
-    current.reserve(65)  # rows up to 64 reserved by this try
-    merged = merge_journals(prior, current, boundary=30)
-    assert merged.status(20) == "s"
-    assert merged.status(40) == "s"  # prior's settled row above the boundary
-    assert merged.status(55) == "u"  # still unconfirmed
-    assert merged.status(60) == "u"  # prior wanted it resent, this try reserved it: possibly in flight
-    assert merged.status(70) == "d"
-    assert merged.status(79) == "u" and merged.status(80) == "n"
-    assert merged.started_at == 1.0 and merged.tries == 2
-    # A current row below the boundary without code is in flight: unconfirmed.
-    current.reserve(90)
-    assert merge_journals(prior, current, boundary=31).status(30) == "u"
-    assert merge_journals(prior, current, boundary=31).res == 90

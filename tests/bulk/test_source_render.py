@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from qontak_provider.client.bulk_render import RowRenderer
-from qontak_provider.client.bulk_source import ResultWriter, detect_format, iter_rows
+from qontak_provider.bulk.render import RowRenderer
+from qontak_provider.bulk.source import ResultWriter, detect_format, iter_rows
 from qontak_provider.client.errors import QontakPayloadError
 
 from .conftest import CHANNEL, seed_template

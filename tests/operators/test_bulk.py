@@ -55,3 +55,44 @@ def test_some_invalid_rows_over_the_ratio_say_how_many_were_sent(qontak_sandbox,
     with pytest.raises(AirflowFailException, match="the 2 valid rows were sent"):
         bulk(data, max_invalid_ratio=0.25).execute({"task_state_store": store})
     assert len(qontak_sandbox.sends()) == 2
+
+
+@pytest.mark.qontak_sandbox(rate_limit=0, clock="instant", fail_after=1.0)
+def test_rows_in_doubt_fail_the_task_after_every_other_row_and_say_how_to_resend(qontak_sandbox, store):
+    data = rows(3)
+    data[2]["phone"] = "12"  # an invalid row is still reported as usual
+    with pytest.raises(AirflowFailException) as info:
+        bulk(data, max_invalid_ratio=None).execute({"task_state_store": store})
+    message = str(info.value)
+    assert "2 row(s) are in doubt" in message and "rows C000, C001" in message
+    assert "resend_in_doubt=True" in message and "clear" in message
+    assert "0812" not in message and "62812" not in message  # keys, never numbers
+    # a retry of the task does not send them again...
+    qontak_sandbox.update_settings(fail_after=0.0)
+    with pytest.raises(AirflowFailException, match="2 row"):
+        bulk(data, max_invalid_ratio=None).execute({"task_state_store": store})
+    assert sorted(qontak_sandbox.counts().values()) == [1, 1]
+    # ...until it is asked to, deliberately: then exactly the rows in doubt go out again
+    result = bulk(data, max_invalid_ratio=None, resend_in_doubt="{{ params.resend }}")
+    result.resend_in_doubt = "True"  # as rendered from params
+    summary = result.execute({"task_state_store": store})
+    assert summary["sent"] == 2 and summary["in_doubt"] == 0
+    assert sorted(qontak_sandbox.counts().values()) == [2, 2]
+
+
+@pytest.mark.qontak_sandbox(rate_limit=0, clock="instant", fail_after=1.0)
+def test_fail_on_in_doubt_false_only_warns(qontak_sandbox, store):
+    summary = bulk(rows(2), fail_on_in_doubt=False).execute({"task_state_store": store})
+    assert summary["in_doubt"] == 2 and summary["in_doubt_keys"] == ["C000", "C001"]
+
+
+@pytest.mark.qontak_sandbox(rate_limit=0, clock="instant")
+def test_one_customer_listed_three_ways_gets_one_message(qontak_sandbox, store):
+    data = rows(1) * 3
+    data[1] = data[1] | {"id": "C001", "phone": "+62 812 0000 0000"}
+    data[2] = data[2] | {"id": "C002", "phone": "6281200000000"}
+    summary = bulk(data).execute({"task_state_store": store})
+    assert summary["sent"] == 1 and summary["duplicate"] == 2
+    assert qontak_sandbox.counts() == {"6281200000000": 1}
+    again = bulk(data, send_duplicates=True, journal_key="another_run").execute({"task_state_store": store})
+    assert again["sent"] == 3

@@ -1,4 +1,4 @@
-"""The bulk-send engine: stream rows, send them concurrently at the paced rate, journal progress.
+"""The bulk-send engine: stream rows, send them concurrently at the paced rate, journal every hand-over.
 
 Free of Airflow so it can be benchmarked and tested alone; the operator
 (:class:`~qontak_provider.operators.bulk.QontakBulkSendOperator`) wires it to the hook, to Airflow's
@@ -7,22 +7,25 @@ Free of Airflow so it can be benchmarked and tested alone; the operator
 How a row travels:
 
 1. The dispatcher (the calling thread) reads the next row, asks the journal what earlier tries did with it
-   (see :mod:`~qontak_provider.client.bulk_journal`) and either reports it as done, reconciles it, or
-   renders and validates it (an invalid row is reported and skipped).
-2. Before a row is handed to a sender thread, the journal's reservation mark must cover it: extending the
-   reservation writes the journal **before** any of the newly reserved rows can leave. Reservations are made
-   ``reserve_rows`` at a time, so the store is written once per batch, not once per row.
-3. Sender threads (``max_concurrency``) call ``send``; all of them share the client's pacer, so the rate
-   limit holds and a 429 slows every thread. Each result is recorded in memory at once and reaches the
-   store with the next checkpoint (every ``checkpoint_interval`` seconds, at each reservation, and at the
-   end).
-4. On a clean stop (the end, or an exception such as a timeout) the engine waits for requests in flight,
-   marks rows that never left as "resend", and writes a final checkpoint, so the next try neither repeats
-   nor loses a row. After a hard kill, rows reserved but unconfirmed are reconciled or reported in doubt.
+   (see :mod:`~qontak_provider.bulk.journal`) and either reports it as done, reconciles it, or renders and
+   validates it (an invalid row is reported and skipped; a second row with the same number and the same
+   message is reported as a duplicate and not sent, unless ``send_duplicates``).
+2. Sender threads (``max_concurrency``) call ``send``; all of them share the client's pacer, so the rate
+   limit holds and a 429 slows every thread. **After its pacing wait and before its request is written**, a
+   sender marks its row *handed over* in the journal and waits until the store has it (``before_write``).
+   Hand-overs that arrive while the store is being written are batched into the next write (group commit),
+   so the store is written about once per row at the documented 60/min and far less often per row at high
+   rates. Each write also carries every result recorded so far.
+3. On a clean stop (the end, or an exception such as a timeout) the engine waits for requests in flight and
+   writes a final checkpoint; rows that never left carry no code and the next try sends them. After a hard
+   kill, only rows handed over but without a stored result, at most the rows in flight, are unconfirmed:
+   the next try reconciles them against Qontak's broadcast list or reports them in doubt.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 import time
@@ -32,19 +35,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from qontak_provider.client.bulk_journal import (
+from qontak_provider.bulk.journal import (
     FAILED,
+    HANDED,
     IN_DOUBT,
     NEW,
     RESEND,
     SENT,
-    UNCONFIRMED,
     JournalState,
     decode_journal,
     encode_journal,
-    merge_journals,
 )
-from qontak_provider.client.bulk_render import PreparedRow
+from qontak_provider.bulk.render import PreparedRow
 from qontak_provider.client.errors import (
     QontakAuthenticationError,
     QontakError,
@@ -70,7 +72,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: Outcomes of a row in the result table and the counts.
-OUTCOMES = ("sent", "failed", "invalid", "in_doubt", "skipped_already_sent")
+OUTCOMES = ("sent", "failed", "invalid", "in_doubt", "duplicate", "skipped_already_sent")
+#: Rows in doubt described one by one in the report (the results table has them all).
+MAX_IN_DOUBT_LISTED = 50
+
+#: ``(prepared row, first try's start as Unix time) -> (broadcast id | None, why not found | None)``.
+Reconcile = Callable[[PreparedRow, float | None], tuple[str | None, str | None]]
 
 
 class JournalStore(Protocol):
@@ -92,8 +99,6 @@ class MemoryStore:
         return self.data.get(key, default)
 
     def set(self, key: str, value: Any) -> None:
-        import json
-
         # Round-trip through JSON like the real store, so nothing non-JSON sneaks in.
         self.data[key] = json.loads(json.dumps(value))
         self.writes += 1
@@ -123,7 +128,7 @@ class RowResult:
 
 @dataclass
 class BulkReport:
-    """What a run did: counts per outcome, broadcast ids (capped), timing."""
+    """What a run did: counts per outcome, broadcast ids (capped), the rows in doubt, timing."""
 
     counts: Counter[str] = field(default_factory=Counter)
     broadcast_ids: list[str] = field(default_factory=list)
@@ -131,12 +136,13 @@ class BulkReport:
     rows: int = 0
     resend_pending: int = 0
     journal_writes: int = 0
-    journal_bytes: int = 0
     elapsed: float = 0.0
     try_number: int = 1
+    #: The first :data:`MAX_IN_DOUBT_LISTED` rows in doubt: ``{"row", "key", "to_number", "reason"}``.
+    in_doubt: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-safe summary (the operator's XCom)."""
+        """JSON-safe summary (the operator's XCom): counts, ids and keys, never a phone number in full."""
         data: dict[str, Any] = {outcome: self.counts.get(outcome, 0) for outcome in OUTCOMES}
         data.update(
             {
@@ -144,6 +150,7 @@ class BulkReport:
                 "resend_pending": self.resend_pending,
                 "broadcast_ids": list(self.broadcast_ids),
                 "broadcast_ids_truncated": self.broadcast_ids_truncated,
+                "in_doubt_keys": [row["key"] for row in self.in_doubt],
                 "elapsed_seconds": round(self.elapsed, 3),
                 "journal_writes": self.journal_writes,
                 "try": self.try_number,
@@ -168,13 +175,13 @@ def format_progress(counts: Mapping[str, int], processed: int, elapsed: float, t
     """
     One progress line for the task log.
 
-    ``sent 120, failed 0, invalid 2, in doubt 0, skipped 0 | 122 of 5000 rows (2.4%), 4878 remaining |
-    12.0 msg/s | ETA 6m46s``; without a known total the remaining count and ETA are left out.
+    ``sent 120, failed 0, invalid 2, in doubt 0, duplicate 1, skipped 0 | 123 of 5000 rows (2.5%), 4877
+    remaining | 12.0 msg/s | ETA 6m46s``; without a known total the remaining count and ETA are left out.
     """
     head = (
         f"sent {counts.get('sent', 0)}, failed {counts.get('failed', 0)}, "
-        f"invalid {counts.get('invalid', 0)}, "
-        f"in doubt {counts.get('in_doubt', 0)}, skipped {counts.get('skipped_already_sent', 0)}"
+        f"invalid {counts.get('invalid', 0)}, in doubt {counts.get('in_doubt', 0)}, "
+        f"duplicate {counts.get('duplicate', 0)}, skipped {counts.get('skipped_already_sent', 0)}"
     )
     rate = counts.get("sent", 0) / elapsed if elapsed > 0 else 0.0
     if total is not None and total > 0:
@@ -186,38 +193,141 @@ def format_progress(counts: Mapping[str, int], processed: int, elapsed: float, t
     return f"{head} | {processed} rows | {rate:.1f} msg/s"
 
 
-def classify_send_error(err: BaseException) -> tuple[str, str, bool]:  # noqa: PLR0911
+def classify_send_error(err: BaseException, *, handed_over: bool) -> tuple[str, str, bool]:  # noqa: PLR0911
     """
     Map a failed send to ``(journal code, outcome, abort run)``.
 
-    Only errors that prove the request was not processed lead to a resend on the next try (``r``); a
-    refusal by Qontak is final (``f``); anything that may have reached Qontak is in doubt (``d``).
+    Only errors that prove the request was not processed lead to a resend on the next try (``r``): every
+    error before the row was handed over, a connect failure, a rate limit left after the retries. A refusal
+    by Qontak is final (``f``); anything that may have reached Qontak is in doubt (``d``).
     """
-    if isinstance(err, QontakSendInDoubtError):
-        return IN_DOUBT, "in_doubt", False
-    if isinstance(err, QontakAuthenticationError):
-        return RESEND, "failed", True
-    if isinstance(err, (QontakRateLimitError, QontakTransportError)):
-        return RESEND, "failed", False
     if isinstance(err, QontakPayloadError):
         return FAILED, "invalid", False
+    if isinstance(err, QontakAuthenticationError):
+        return RESEND, "failed", True
+    if not handed_over:  # the request never left: whatever it was, sending it again is safe
+        return RESEND, "failed", not isinstance(err, QontakError)
+    if isinstance(err, QontakSendInDoubtError):
+        return IN_DOUBT, "in_doubt", False
+    if isinstance(err, (QontakRateLimitError, QontakTransportError)):
+        return RESEND, "failed", False
     if isinstance(err, (QontakValidationError, QontakNotFoundError)):
         return FAILED, "failed", False
     if isinstance(err, QontakError):
         return IN_DOUBT, "in_doubt", False
-    # A bug or an unexpected exception: we cannot know whether the request left; stop the run.
+    # A bug or an unexpected exception after the request may have left: in doubt, and stop the run.
     return IN_DOUBT, "in_doubt", True
+
+
+class HandOverError(Exception):
+    """The journal could not be stored before a row's request left: the row was not sent."""
 
 
 class _Aborted(Exception):
     pass
 
 
+class _Journal:
+    """
+    The journal of this run and its store: every write serialised, hand-overs batched (group commit).
+
+    All state changes go through :meth:`mark` under one lock. A write stores a snapshot of everything marked
+    so far; :meth:`hand_over` marks a row ``h`` and returns only once a write that includes it has finished,
+    joining the write in progress's successor rather than writing alone. Writes never overlap, so an older
+    snapshot can never overwrite a newer one.
+    """
+
+    def __init__(self, store: JournalStore | None, key: str, state: JournalState, max_ids: int) -> None:
+        self.store = store
+        self.key = key
+        self.state = state
+        self.max_ids = max_ids
+        self.writes = 0
+        self._cond = threading.Condition()
+        self._version = 0
+        self._stored = 0
+        self._writing = False
+        self._failure: BaseException | None = None
+        self._new_ids: list[str] = []
+        self._id_chunks = int(state.extra.get("ic", 0))
+        self._stored_ids = 0
+
+    def load_ids(self) -> list[str]:
+        """Broadcast ids earlier tries stored (capped at ``max_ids``)."""
+        ids: list[str] = []
+        for n in range(self._id_chunks):
+            chunk = self.store.get(f"{self.key}.ids.{n}") if self.store is not None else None
+            ids.extend(str(i) for i in chunk or [])
+        self._stored_ids = len(ids)
+        return ids
+
+    def mark(self, row: int, code: str, broadcast_id: str | None = None) -> None:
+        with self._cond:
+            self.state.mark(row, code)
+            if broadcast_id is not None and self._stored_ids + len(self._new_ids) < self.max_ids:
+                self._new_ids.append(broadcast_id)
+            self._version += 1
+
+    def hand_over(self, row: int) -> None:
+        """Mark ``row`` handed over and return once the store has it (the request may leave then)."""
+        with self._cond:
+            self.state.mark(row, HANDED)
+            self._version += 1
+            wanted = self._version
+        try:
+            self._flush_until(wanted)
+        except BaseException as err:
+            raise HandOverError(f"the progress journal could not be stored: {err}") from err
+
+    def flush(self) -> None:
+        """Store everything marked so far."""
+        with self._cond:
+            wanted = self._version
+        self._flush_until(wanted)
+
+    def _flush_until(self, wanted: int) -> None:
+        if self.store is None:
+            return
+        with self._cond:
+            while self._stored < wanted:
+                if self._failure is not None:
+                    raise self._failure
+                if self._writing:
+                    self._cond.wait()
+                    continue
+                self._writing = True
+                target = self._version
+                chunk = self._new_ids
+                self._new_ids = []
+                if chunk:
+                    self._id_chunks += 1
+                self.state.extra["ic"] = self._id_chunks
+                encoded = encode_journal(self.state)
+                self._cond.release()
+                try:
+                    if chunk:
+                        # The ids chunk goes first: a journal that counts it never points at a missing chunk.
+                        self.store.set(f"{self.key}.ids.{self._id_chunks - 1}", chunk)
+                    self.store.set(self.key, encoded)
+                except BaseException as err:
+                    self._failure = err
+                    raise
+                finally:
+                    self._cond.acquire()
+                    self._writing = False
+                    self._cond.notify_all()
+                self._stored_ids += len(chunk)
+                self._stored = target
+                self.writes += 1
+
+
 class BulkSender:
     """
     Send one prepared request per row, concurrently, paced by the client, journalled for exactly-once.
 
-    :param send: sends one request and returns an object with an ``id`` (``QontakClient.send_direct``).
+    :param send: sends one request and returns an object with an ``id``; called as
+        ``send(request, before_write=callback)`` (``QontakClient.send_direct``), and must call the callback
+        once right before the request is written.
     :param prepare: ``(index, row) -> PreparedRow``; raises ``QontakPayloadError`` for an invalid row.
     :param key_of: ``(index, row) -> key`` naming a row in results and logs, also when it is invalid;
         default the position.
@@ -226,16 +336,18 @@ class BulkSender:
     :param journal_key: the store key of the journal.
     :param fingerprint: identifies input and template; a stored journal with another one is refused.
     :param max_concurrency: sender threads (requests in flight at most).
-    :param reserve_rows: rows reserved per journal write before they are sent.
-    :param checkpoint_interval: seconds between journal writes that record results.
+    :param checkpoint_interval: seconds between journal writes that record results when no row is handed
+        over (each hand-over stores the results too).
     :param progress_interval: seconds between progress lines in the log.
     :param total: number of rows if known (for remaining count and ETA).
     :param on_result: called with every :class:`RowResult` (under the engine's lock, in completion order).
-    :param reconcile: ``(PreparedRow, journal start as Unix time) -> broadcast id | None`` for rows an
-        earlier try reserved but never
-        confirmed: the id proves the row was sent; ``None`` means no proof was found.
+    :param reconcile: for rows an earlier try handed over without a stored result; returns the broadcast id
+        that proves the row was sent, or ``None`` and why not.
     :param resend_unconfirmed: send an unconfirmed row again when ``reconcile`` found no proof it was sent
         (at-least-once for those rows); default report it as in doubt.
+    :param resend_in_doubt: send again every row in doubt, also those an earlier try recorded in doubt (a
+        deliberate resend: their recipients may get the message twice).
+    :param send_duplicates: send every row, even one with the same number and message as an earlier row.
     :param max_ids: broadcast ids kept for the report (and the store) at most.
     :param try_number: the Airflow try, for the journal and logs.
     :param logger: where progress goes.
@@ -245,7 +357,7 @@ class BulkSender:
     def __init__(
         self,
         *,
-        send: Callable[[Any], Any],
+        send: Callable[..., Any],
         prepare: Callable[[int, Mapping[str, Any]], PreparedRow],
         key_of: Callable[[int, Mapping[str, Any]], str] | None = None,
         number_of: Callable[[Mapping[str, Any]], str | None] | None = None,
@@ -253,13 +365,14 @@ class BulkSender:
         journal_key: str = "qontak_bulk",
         fingerprint: str = "",
         max_concurrency: int = 8,
-        reserve_rows: int = 100,
         checkpoint_interval: float = 5.0,
         progress_interval: float = 10.0,
         total: int | None = None,
         on_result: Callable[[RowResult], None] | None = None,
-        reconcile: Callable[[PreparedRow, float | None], str | None] | None = None,
+        reconcile: Reconcile | None = None,
         resend_unconfirmed: bool = False,
+        resend_in_doubt: bool = False,
+        send_duplicates: bool = False,
         max_ids: int = 1000,
         try_number: int = 1,
         logger: logging.Logger | Any = None,
@@ -268,8 +381,6 @@ class BulkSender:
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
-        if reserve_rows < 1:
-            raise ValueError("reserve_rows must be at least 1")
         self.send = send
         self.prepare = prepare
         self.key_of = key_of
@@ -278,13 +389,14 @@ class BulkSender:
         self.journal_key = journal_key
         self.fingerprint = fingerprint
         self.max_concurrency = max_concurrency
-        self.reserve_rows = reserve_rows
         self.checkpoint_interval = checkpoint_interval
         self.progress_interval = progress_interval
         self.total = total
         self.on_result = on_result
         self.reconcile = reconcile
         self.resend_unconfirmed = resend_unconfirmed
+        self.resend_in_doubt = resend_in_doubt
+        self.send_duplicates = send_duplicates
         self.max_ids = max_ids
         self.try_number = try_number
         self.log = logger or log
@@ -294,12 +406,11 @@ class BulkSender:
         self._lock = threading.Lock()
         self._abort: BaseException | None = None
         self._report = BulkReport(try_number=try_number)
+        self._journal: _Journal | None = None
         self._prior: JournalState | None = None
-        self._current = JournalState(fingerprint=fingerprint, tries=try_number)
+        self._seen: set[bytes] = set()
         self._cursor = 0
-        self._new_ids: list[str] = []
-        self._stored_ids = 0
-        self._id_chunks = 0
+        self._last_checkpoint = 0.0
 
     # ------------------------------------------------------------------------------------------ journal
 
@@ -317,61 +428,38 @@ class BulkSender:
                 f"(fingerprint {prior.fingerprint} != {self.fingerprint}); refusing to guess which rows were "
                 "sent. Restore the original input, or use another journal_key to start over."
             )
-        self._id_chunks = int(prior.extra.get("ic", 0))
-        ids: list[str] = []
-        for n in range(self._id_chunks):
-            chunk = self.store.get(f"{self.journal_key}.ids.{n}") or []
-            ids.extend(str(i) for i in chunk)
-        self._stored_ids = len(ids)
-        self._report.broadcast_ids = ids[: self.max_ids]
-        self._report.broadcast_ids_truncated = bool(prior.extra.get("it")) or len(ids) > self.max_ids
         return prior
 
-    def _snapshot(self) -> JournalState:
-        """The journal to store now (called under the lock)."""
-        current = self._current
-        current.extra["ic"] = self._id_chunks
-        if self._report.broadcast_ids_truncated:
-            current.extra["it"] = True
-        if self._prior is None:
-            return current
-        return merge_journals(self._prior, current, self._cursor)
-
     def checkpoint(self) -> None:
-        """Write the journal (and the broadcast ids found since the last checkpoint)."""
-        if self.store is None:
-            return
-        with self._lock:
-            new_ids = self._new_ids
-            self._new_ids = []
-            room = max(0, self.max_ids - self._stored_ids)
-            chunk = new_ids[:room]
-            if chunk:
-                self._id_chunks += 1
-            encoded = encode_journal(self._snapshot())
-        if chunk:
-            # The ids chunk goes first: the journal that counts it must never point at a missing chunk.
-            self.store.set(f"{self.journal_key}.ids.{self._id_chunks - 1}", chunk)
-            self._stored_ids += len(chunk)
-        self.store.set(self.journal_key, encoded)
-        self._report.journal_writes += 1
-        self._report.journal_bytes = len(str(encoded))
+        """Store the journal (and the broadcast ids found since the last write)."""
+        assert self._journal is not None
+        self._journal.flush()
         self._last_checkpoint = self.clock()
 
     # ------------------------------------------------------------------------------------------- results
 
     def _record(self, result: RowResult, code: str | None) -> None:
         """Record one row's result (thread-safe)."""
+        assert self._journal is not None
+        if code is not None:
+            # Ids of rows sent (or proven sent) in this try: replayed rows have none, their ids are stored.
+            self._journal.mark(result.row, code, result.broadcast_id)
         with self._lock:
-            if code is not None:
-                self._current.mark(result.row, code)
             self._report.counts[result.outcome] += 1
             if result.broadcast_id and result.outcome in ("sent", "skipped_already_sent"):
                 if len(self._report.broadcast_ids) < self.max_ids:
                     self._report.broadcast_ids.append(result.broadcast_id)
-                    self._new_ids.append(result.broadcast_id)
                 else:
                     self._report.broadcast_ids_truncated = True
+            if result.outcome == "in_doubt" and len(self._report.in_doubt) < MAX_IN_DOUBT_LISTED:
+                self._report.in_doubt.append(
+                    {
+                        "row": result.row,
+                        "key": result.key,
+                        "to_number": result.to_number,
+                        "reason": result.error,
+                    }
+                )
             if self.on_result is not None:
                 try:
                     self.on_result(result)
@@ -380,42 +468,40 @@ class BulkSender:
                         self._abort = err
 
     def _send_one(self, prepared: PreparedRow, semaphore: threading.Semaphore) -> None:
+        assert self._journal is not None
+        journal = self._journal
+        handed = False
+
+        def before_write() -> None:
+            nonlocal handed
+            if self._abort is not None:
+                raise _Aborted("the run stopped")
+            journal.hand_over(prepared.index)
+            handed = True
+
+        def result(outcome: str, broadcast_id: str | None = None, error: str | None = None) -> RowResult:
+            return RowResult(
+                prepared.index, prepared.key, prepared.masked_number, outcome, broadcast_id, error
+            )
+
         try:
             if self._abort is not None:
-                self._record(
-                    RowResult(
-                        prepared.index,
-                        prepared.key,
-                        prepared.masked_number,
-                        "failed",
-                        None,
-                        "not sent: the run stopped",
-                    ),
-                    RESEND,
-                )
+                self._record(result("failed", error="not sent: the run stopped"), RESEND)
                 return
             try:
-                broadcast = self.send(prepared.request)
+                broadcast = self.send(prepared.request, before_write=before_write)
             except BaseException as err:
-                code, outcome, fatal = classify_send_error(err)
+                if isinstance(err, (_Aborted, HandOverError)):
+                    if isinstance(err, HandOverError) and self._abort is None:
+                        self._abort = err
+                    self._record(result("failed", error=f"not sent: {err}"[:500]), RESEND)
+                    return
+                code, outcome, fatal = classify_send_error(err, handed_over=handed)
                 if fatal and self._abort is None:
                     self._abort = err
-                self._record(
-                    RowResult(
-                        prepared.index,
-                        prepared.key,
-                        prepared.masked_number,
-                        outcome,
-                        None,
-                        f"{type(err).__name__}: {err}"[:500],
-                    ),
-                    code,
-                )
+                self._record(result(outcome, error=f"{type(err).__name__}: {err}"[:500]), code)
                 return
-            self._record(
-                RowResult(prepared.index, prepared.key, prepared.masked_number, "sent", str(broadcast.id)),
-                SENT,
-            )
+            self._record(result("sent", str(broadcast.id)), SENT)
         finally:
             semaphore.release()
 
@@ -430,14 +516,24 @@ class BulkSender:
         self._last_checkpoint = started
         last_progress = started
         self._prior = self.load()
-        self._current.started_at = self.wall()
+        state = self._prior or JournalState()
+        state.fingerprint = self.fingerprint or state.fingerprint
+        state.tries = self.try_number
+        if state.started_at is None:
+            state.started_at = self.wall()
+        self._journal = _Journal(self.store, self.journal_key, state, self.max_ids)
+        ids = self._journal.load_ids()
+        self._report.broadcast_ids = ids[: self.max_ids]
+        self._report.broadcast_ids_truncated = bool(state.extra.get("it")) or len(ids) > self.max_ids
         if self._prior is not None:
             self.log.info(
-                "Resuming bulk send from its journal (try %d): %d rows settled, %d to resend, %d in doubt",
+                "Resuming bulk send from its journal (try %d): %d rows settled, %d to resend, %d in doubt, "
+                "%d handed over without a result",
                 self.try_number,
-                len(self._prior.codes[SENT]) + self._prior.count(FAILED),
+                self._prior.count(SENT) + self._prior.count(FAILED),
                 self._prior.count(RESEND),
                 self._prior.count(IN_DOUBT),
+                self._prior.count(HANDED),
             )
         semaphore = threading.Semaphore(self.max_concurrency * 2)
         executor = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="qontak-bulk")
@@ -462,13 +558,13 @@ class BulkSender:
                 # An exception in this thread (timeout, reader error): stop the senders too.
                 self._abort = _Aborted("the run stopped")
             executor.shutdown(wait=True)
-            with self._lock:
-                # Nothing is in flight any more: rows beyond the cursor were never handed out.
-                self._current.res = self._cursor
+            if self._report.broadcast_ids_truncated:
+                state.extra["it"] = True
             self.checkpoint()
         self._report.elapsed = self.clock() - started
         self._report.rows = self._cursor
-        self._report.resend_pending = self._current.count(RESEND)
+        self._report.resend_pending = state.count(RESEND)
+        self._report.journal_writes = self._journal.writes
         self._log_progress(self._report.elapsed)
         if self._abort is not None and not isinstance(self._abort, _Aborted):
             raise self._abort
@@ -479,17 +575,11 @@ class BulkSender:
             counts = dict(self._report.counts)
         self.log.info("Bulk send progress: %s", format_progress(counts, self._cursor, elapsed, self.total))
 
-    def _ensure_reserved(self, index: int) -> None:
-        if index >= self._current.res:
-            with self._lock:
-                self._current.reserve(index + self.reserve_rows)
-            self.checkpoint()
-
     def _dispatch(
         self, index: int, row: Mapping[str, Any], semaphore: threading.Semaphore, executor: ThreadPoolExecutor
     ) -> None:
         prior = self._prior.status(index) if self._prior is not None else NEW
-        if prior in (SENT, FAILED, IN_DOUBT):
+        if prior in (SENT, FAILED) or (prior == IN_DOUBT and not self.resend_in_doubt):
             self._replay(index, row, prior)
             return
         try:
@@ -497,14 +587,15 @@ class BulkSender:
         except (QontakPayloadError, ValueError, TypeError, KeyError) as err:
             # Invalid rows count as settled ("s"): validation is deterministic, so a retry finds
             # them invalid again.
-            self._record(
-                RowResult(index, self._key(index, row), self._masked(row), "invalid", None, str(err)[:500]),
-                SENT,
-            )
+            key = self._key(index, row)
+            self._record(RowResult(index, key, self._masked(row), "invalid", None, str(err)[:500]), SENT)
             return
-        if prior == UNCONFIRMED:
+        if self._is_duplicate(prepared):
+            self._record(self._duplicate(prepared), SENT)
+            return
+        if prior == HANDED:
             since = self._prior.started_at if self._prior is not None else None
-            found = self.reconcile(prepared, since) if self.reconcile is not None else None
+            found, why = self.reconcile(prepared, since) if self.reconcile is not None else (None, None)
             if found is not None:
                 self._record(
                     RowResult(
@@ -518,7 +609,8 @@ class BulkSender:
                     SENT,
                 )
                 return
-            if not (self.resend_unconfirmed and self.reconcile is not None):
+            if not (self.resend_in_doubt or (self.resend_unconfirmed and self.reconcile is not None)):
+                reason = "an earlier try stopped while this row's request was in flight; not sent again"
                 self._record(
                     RowResult(
                         index,
@@ -526,12 +618,11 @@ class BulkSender:
                         prepared.masked_number,
                         "in_doubt",
                         None,
-                        "an earlier try stopped while this row was in flight; not sent again",
+                        f"{reason} ({why})" if why else reason,
                     ),
                     IN_DOUBT,
                 )
                 return
-        self._ensure_reserved(index)
         # Wait for a free slot, checkpointing meanwhile: at slow rates the queue drains slowly.
         while not semaphore.acquire(timeout=1.0):
             if self._abort is not None:
@@ -546,6 +637,30 @@ class BulkSender:
     def _masked(self, row: Mapping[str, Any]) -> str | None:
         return self.number_of(row) if self.number_of is not None else None
 
+    def _is_duplicate(self, prepared: PreparedRow) -> bool:
+        """Whether an earlier row of this input had the same number and the same message (remembered)."""
+        if self.send_duplicates:
+            return False
+        wire = prepared.request.to_wire()
+        wire.pop("to_name", None)  # the same person and message under another spelling of the name
+        canonical = json.dumps(wire, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        digest = hashlib.blake2b(canonical.encode("utf-8", "surrogatepass"), digest_size=12).digest()
+        if digest in self._seen:
+            return True
+        self._seen.add(digest)
+        return False
+
+    @staticmethod
+    def _duplicate(prepared: PreparedRow) -> RowResult:
+        return RowResult(
+            prepared.index,
+            prepared.key,
+            prepared.masked_number,
+            "duplicate",
+            None,
+            "same number and message as an earlier row: sent once (send_duplicates=True sends every row)",
+        )
+
     def _replay(self, index: int, row: Mapping[str, Any], prior: str) -> None:
         """A row settled by an earlier try: report it, never send it."""
         key = self._key(index, row)
@@ -553,7 +668,10 @@ class BulkSender:
             try:
                 prepared = self.prepare(index, row)
             except (QontakPayloadError, ValueError, TypeError, KeyError) as err:
-                self._record(RowResult(index, key, None, "invalid", None, str(err)[:500]), SENT)
+                self._record(RowResult(index, key, self._masked(row), "invalid", None, str(err)[:500]), SENT)
+                return
+            if self._is_duplicate(prepared):
+                self._record(self._duplicate(prepared), SENT)
                 return
             self._record(
                 RowResult(
@@ -564,5 +682,8 @@ class BulkSender:
             return
         outcome = "in_doubt" if prior == IN_DOUBT else "failed"
         self._record(
-            RowResult(index, key, None, outcome, None, "reported by an earlier try; not sent again"), prior
+            RowResult(
+                index, key, self._masked(row), outcome, None, "reported by an earlier try; not sent again"
+            ),
+            prior,
         )

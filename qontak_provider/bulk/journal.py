@@ -1,23 +1,24 @@
-"""The progress journal of a bulk send: which rows are settled, which may be in flight.
+"""The progress journal of a bulk send: what every row's send became, and which may be on the wire.
 
-Pure data and encoding, no I/O and no Airflow: the operator stores the encoded journal in Airflow's
+Pure data and encoding, no I/O and no Airflow: the engine stores the encoded journal in Airflow's
 ``task_state_store`` so that a retry of the task (after an exception or a killed worker) knows, for every row
 of the recipient file, whether it was sent, must be sent, or is in doubt.
 
 Rows are identified by their position in the input (0-based), because rows are processed in input order. The
-journal keeps, per outcome code, a set of row ranges, plus a *reservation mark* ``res``:
+journal keeps, per code, a set of row ranges:
 
+``h``  handed over: the row's request was about to be written when the journal was last stored. It is
+       recorded, and stored, **before** the request leaves, so a row a killed worker may have sent is always
+       ``h`` (or has its outcome) in the stored journal; the next try reconciles it against Qontak's broadcast
+       list or reports it in doubt. At most the rows in flight (``max_concurrency``) are ``h`` at any time.
 ``s``  settled: sent (or invalid, which is re-derived on resume because validation is deterministic);
-``d``  in doubt: the send may have reached Qontak; reported, never sent again;
+``d``  in doubt: the send may have reached Qontak; reported, never sent again unless asked to;
 ``f``  failed for good: Qontak refused the row (4xx); reported, never sent again;
-``r``  to resend: the send provably did not reach Qontak (connect failure, rate limit exhausted, or the row
-       was reserved but never started before a clean stop); the next try sends it.
+``r``  to resend: the send provably did not reach Qontak (connect failure, rate limit exhausted, the run
+       stopped before the row left); the next try sends it.
 
-A row below ``res`` without a code was *reserved* before its request could leave and its result never made
-it into the journal: the worker died in between. Such a row is **unconfirmed**; the next try reconciles it
-against Qontak's broadcast list or reports it as in doubt. The reservation is written *before* any row it
-covers is sent, which is what makes the scheme exactly-once: a row is either recorded with an outcome, or
-recorded as possibly in flight, or provably never sent.
+A row without a code was never handed over: the next try sends it. That is what makes a kill lose nothing:
+a row is either recorded with an outcome, or recorded as possibly in flight, or provably never sent.
 
 The encoding is compact: the contiguous prefix of ``s`` rows becomes one number (``hw``, the high-water mark)
 and every range list is a string of base-36 deltas, so a journal stays a few hundred bytes unless many rows
@@ -39,15 +40,13 @@ __all__ = [
     "RangeSet",
     "decode_journal",
     "encode_journal",
-    "merge_journals",
 ]
 
-JOURNAL_VERSION = 1
-#: Outcome codes kept in the journal (see the module docstring).
-CODES = ("s", "d", "f", "r")
-SENT, IN_DOUBT, FAILED, RESEND = CODES
-#: Status of a row that has no code: reserved but unconfirmed, or never reached.
-UNCONFIRMED = "u"
+JOURNAL_VERSION = 2
+#: Codes kept in the journal (see the module docstring).
+CODES = ("s", "d", "f", "r", "h")
+SENT, IN_DOUBT, FAILED, RESEND, HANDED = CODES
+#: Status of a row that has no code: never handed over.
 NEW = "n"
 
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -201,29 +200,27 @@ def _b36(number: int) -> str:
 @dataclass
 class JournalState:
     """
-    What is known about every row: per-code range sets and the reservation mark.
+    What is known about every row: per-code range sets.
 
-    :param codes: ``{"s"|"d"|"f"|"r": RangeSet}``.
-    :param res: rows below this were reserved (possibly sent); rows at or above it were never reserved.
+    :param codes: ``{"s"|"d"|"f"|"r"|"h": RangeSet}``.
     :param fingerprint: identifies the input and template the journal belongs to.
-    :param started_at: Unix time of the first reservation (bounds the broadcast search of reconciliation).
+    :param started_at: Unix time of the first try's start (bounds the broadcast search of reconciliation).
     :param tries: how many tries have written this journal.
     :param extra: counters and other small values the operator keeps across tries.
     """
 
     codes: dict[str, RangeSet] = field(default_factory=lambda: {c: RangeSet() for c in CODES})
-    res: int = 0
     fingerprint: str = ""
     started_at: float | None = None
     tries: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def status(self, row: int) -> str:
-        """``s``/``d``/``f``/``r`` when recorded, ``u`` (unconfirmed) below ``res``, ``n`` (new) above."""
+        """The row's code, or ``n`` (new: never handed over)."""
         for code in CODES:
             if row in self.codes[code]:
                 return code
-        return UNCONFIRMED if row < self.res else NEW
+        return NEW
 
     def mark(self, row: int, code: str) -> None:
         """Record ``code`` for ``row`` (a row has one code; a later mark replaces an earlier one)."""
@@ -233,10 +230,6 @@ class JournalState:
             if other != code and row in self.codes[other]:
                 self.codes[other].discard_range(row, row + 1)
         self.codes[code].add(row)
-
-    def reserve(self, end: int) -> None:
-        """Mark rows below ``end`` as reserved (the mark never moves back)."""
-        self.res = max(self.res, end)
 
     def high_water(self) -> int:
         """Rows below this are all sent (or invalid)."""
@@ -249,18 +242,11 @@ class JournalState:
 def encode_journal(state: JournalState) -> dict[str, Any]:
     """The JSON-safe form stored in ``task_state_store`` (compact; see the module docstring)."""
     hw = state.high_water()
-    sent_above = state.codes[SENT].clipped(hw)
-    encoded: dict[str, Any] = {
-        "v": JOURNAL_VERSION,
-        "fp": state.fingerprint,
-        "hw": hw,
-        "res": max(state.res, hw),
-        "t": state.tries,
-    }
+    encoded: dict[str, Any] = {"v": JOURNAL_VERSION, "fp": state.fingerprint, "hw": hw, "t": state.tries}
     if state.started_at is not None:
         encoded["at"] = round(state.started_at, 3)
-    ranges = {SENT: sent_above.encode()}
-    ranges.update({code: state.codes[code].encode() for code in (IN_DOUBT, FAILED, RESEND)})
+    ranges = {SENT: state.codes[SENT].clipped(hw).encode()}
+    ranges.update({code: state.codes[code].encode() for code in CODES if code != SENT})
     encoded["x"] = {code: text for code, text in ranges.items() if text}
     if state.extra:
         encoded["e"] = state.extra
@@ -268,62 +254,39 @@ def encode_journal(state: JournalState) -> dict[str, Any]:
 
 
 def decode_journal(stored: Any) -> JournalState:
-    """Read what :func:`encode_journal` wrote; raise :class:`JournalError` when it is not a journal."""
+    """
+    Read what :func:`encode_journal` wrote; raise :class:`JournalError` when it is not a journal.
+
+    A version-1 journal (a reservation mark ``res`` instead of ``h`` codes) is read too: its reserved rows
+    without an outcome may have been in flight, so they become ``h``.
+    """
     if not isinstance(stored, Mapping):
         raise JournalError(f"expected a journal object, got {type(stored).__name__}")
-    if stored.get("v") != JOURNAL_VERSION:
-        raise JournalError(f"unsupported journal version {stored.get('v')!r}")
+    version = stored.get("v")
+    if version not in (1, JOURNAL_VERSION):
+        raise JournalError(f"unsupported journal version {version!r}")
     try:
         hw = int(stored["hw"])
-        res = int(stored["res"])
         ranges = stored.get("x") or {}
         if not isinstance(ranges, Mapping) or any(k not in CODES for k in ranges):
             raise JournalError("bad journal ranges")
         codes = {code: RangeSet.decode(str(ranges.get(code, ""))) for code in CODES}
+        reserved = int(stored["res"]) if version == 1 else hw
     except (KeyError, TypeError, ValueError) as err:
         if isinstance(err, JournalError):
             raise
         raise JournalError(f"corrupt journal: {err}") from err
-    if hw < 0 or res < hw:
-        raise JournalError(f"corrupt journal: hw={hw}, res={res}")
+    if hw < 0 or reserved < hw:
+        raise JournalError(f"corrupt journal: hw={hw}, res={reserved}")
     codes[SENT].add_range(0, hw)
-    at = stored.get("at")
-    extra = stored.get("e") or {}
-    return JournalState(
+    state = JournalState(
         codes=codes,
-        res=res,
         fingerprint=str(stored.get("fp", "")),
-        started_at=float(at) if at is not None else None,
+        started_at=float(stored["at"]) if stored.get("at") is not None else None,
         tries=int(stored.get("t", 0)),
-        extra=dict(extra) if isinstance(extra, Mapping) else {},
+        extra=dict(stored["e"]) if isinstance(stored.get("e"), Mapping) else {},
     )
-
-
-def merge_journals(prior: JournalState, current: JournalState, boundary: int) -> JournalState:
-    """
-    Combine the journal of earlier tries with the one this try is writing.
-
-    ``current`` knows every row below ``boundary`` (the rows this try has dispatched, or decided to skip;
-    a dispatched row without a code is in flight) and nothing above it;
-    above it, ``prior`` is still the truth, except that rows this try has *reserved* (below
-    ``current.res``) and that ``prior`` wanted sent (``r`` or new) are now possibly in flight, so they lose
-    their ``r`` code and fall under the merged reservation mark.
-    """
-    merged = JournalState(
-        res=max(prior.res, current.res, boundary),
-        fingerprint=current.fingerprint or prior.fingerprint,
-        started_at=prior.started_at if prior.started_at is not None else current.started_at,
-        tries=current.tries,
-        extra=dict(current.extra),
-    )
-    for code in CODES:
-        target = merged.codes[code]
-        for s, e in current.codes[code].clipped(0, boundary).ranges():
-            target.add_range(s, e)
-        # Rows between boundary and current.res not yet dispatched but reserved: keep prior's settled codes.
-        above = prior.codes[code].clipped(boundary)
-        if code == RESEND:
-            above.discard_range(boundary, current.res)
-        for s, e in above.ranges():
-            target.add_range(s, e)
-    return merged
+    for row in range(hw, reserved):  # version 1 only: reserved, no outcome
+        if state.status(row) == NEW:
+            state.mark(row, HANDED)
+    return state

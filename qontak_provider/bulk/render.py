@@ -15,7 +15,7 @@ from typing import Any
 
 from qontak_provider.client.errors import QontakPayloadError
 from qontak_provider.client.models import DirectSendRequest, Template
-from qontak_provider.client.payload import build_direct_send
+from qontak_provider.client.payload import build_direct_send, printable
 from qontak_provider.client.phone import mask_phone
 
 __all__ = ["DEFAULT_NAME_COLUMNS", "DEFAULT_NUMBER_COLUMNS", "PreparedRow", "RowRenderer"]
@@ -141,11 +141,12 @@ class RowRenderer:
         self._buttons = _Compiled(buttons, env) if buttons is not None else None
 
     def key_of(self, index: int, row: Mapping[str, Any]) -> str:
-        """The row's key for results and logs: the ``key_column`` value, else the position."""
-        if self.key_column is not None:
+        """The row's key for results and logs: the ``key_column`` value (first 64 characters), else the
+        position."""
+        if self.key_column is not None and isinstance(row, Mapping):
             value = row.get(self.key_column)
-            if value not in (None, ""):
-                return str(value)
+            if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "":
+                return printable(str(value))[:64]
         return str(index)
 
     def masked_number_of(self, row: Mapping[str, Any]) -> str | None:
@@ -172,6 +173,8 @@ class RowRenderer:
         """
         from jinja2 import TemplateError
 
+        if not isinstance(row, Mapping):
+            raise QontakPayloadError("row", "a mapping of column names to values", f"<{type(row).__name__}>")
         try:
             params = self._params(row)
         except TemplateError as err:
@@ -182,13 +185,9 @@ class RowRenderer:
         if number in (None, ""):
             column = self.number_column or " or ".join(DEFAULT_NUMBER_COLUMNS)
             raise QontakPayloadError("to_number", f"a phone number in column {column}", None)
-        if isinstance(number, float) and number.is_integer():
-            number = int(number)  # JSON / spreadsheets turn 6281234567890 into a float
         from qontak_provider.client.phone import normalize_phone
 
-        normalized = normalize_phone(
-            str(number) if not isinstance(number, int) else number, self.default_region
-        )
+        normalized = normalize_phone(number, self.default_region)
         name = params.get("to_name")
         name = normalized if name in (None, "") else str(name)
         request = build_direct_send(

@@ -12,7 +12,9 @@ and what was given, instead of a WhatsApp message that fails (or goes out wrong)
 
 from __future__ import annotations
 
+import math
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeGuard
 from urllib.parse import unquote, urlsplit
@@ -24,11 +26,14 @@ from qontak_provider.client.models import DirectSendRequest, Template, TemplateS
 from qontak_provider.client.phone import is_normalized_phone, mask_phone, normalize_phone
 
 __all__ = [
+    "MAX_TEXT",
     "build_direct_send",
+    "check_text",
     "direct_send_body",
     "language_mismatch",
     "normalize_payload",
     "parse_payload",
+    "printable",
     "validate_against_template",
 ]
 
@@ -40,6 +45,19 @@ _DIGITS_RE = re.compile(r"[0-9]{1,6}")
 _SEED_BODY_KEYS = frozenset({"key", "value_text", "value"})
 _SEED_BUTTON_KEYS = frozenset({"index", "type", "value"})
 _HEADER_PARAM_KEYS = ("url", "filename")
+#: Longest texts accepted, per kind of field. WhatsApp limits a template body to 1,024 characters, so no one
+#: body value can be longer, and a URL button's value to 2,000; the others are generous bounds against junk.
+MAX_TEXT = {
+    "name": 256,
+    "number": 32,
+    "id": 128,
+    "value_text": 1024,
+    "label": 256,
+    "button": 2000,
+    "url": 2048,
+    "filename": 255,
+    "type": 32,
+}
 #: WhatsApp's template language codes: ``id``, ``en``, ``fil``, ``en_US``, ``pt_BR``, ``zh_HK``...
 _LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}(?:[_-][A-Za-z0-9]{2,8}){0,2}")
 _MAX_GIVEN_REPR = 80
@@ -358,7 +376,7 @@ def _coerce_int_keys(data: dict[str, Any]) -> dict[str, Any]:
 
 def _validate_model(data: dict[str, Any]) -> DirectSendRequest:
     try:
-        return DirectSendRequest.model_validate(data)
+        request = DirectSendRequest.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
         first = errors[0]
@@ -371,6 +389,78 @@ def _validate_model(data: dict[str, Any]) -> DirectSendRequest:
         if more:
             hint = f"{more} more problem(s): " + "; ".join(_loc_path(e["loc"]) for e in errors[1:])
         raise QontakPayloadError(field, _expected_from_pydantic(first), _given(given), hint=hint) from None
+    _check_wire_texts(request)
+    return request
+
+
+def _check_wire_texts(request: DirectSendRequest) -> None:
+    """Every text of the body: characters that encode, and a length WhatsApp (or sense) allows."""
+    check_text("to_name", request.to_name, max_length=MAX_TEXT["name"])
+    number = request.to_number
+    if _bad_character(number) or len(number) > MAX_TEXT["number"]:
+        raise QontakPayloadError("to_number", "a phone number with country code", mask_phone(number))
+    for field in ("message_template_id", "channel_integration_id"):
+        value = getattr(request, field)
+        check_text(field, value, max_length=MAX_TEXT["id"], what="an id")
+        if any(ch.isspace() for ch in value):
+            raise QontakPayloadError(field, "an id without white space", _given(value))
+    _check_language_code(request.language.code)
+    parameters = request.parameters
+    if parameters.header is not None:
+        for position, param in enumerate(parameters.header.params):
+            where = f"parameters.header.params[{position}]"
+            check_text(f"{where}.key", param.key, max_length=MAX_TEXT["type"])
+            limit = MAX_TEXT["filename"] if param.key == "filename" else MAX_TEXT["url"]
+            check_text(f"{where}.value", param.value, max_length=limit)
+    for position, body in enumerate(parameters.body or []):
+        where = f"parameters.body[{position}]"
+        check_text(f"{where}.key", body.key, max_length=MAX_TEXT["type"])
+        check_text(f"{where}.value_text", body.value_text, max_length=MAX_TEXT["value_text"], lines=True)
+        check_text(f"{where}.value", body.value, max_length=MAX_TEXT["label"])
+    for position, button in enumerate(parameters.buttons or []):
+        where = f"parameters.buttons[{position}]"
+        check_text(f"{where}.index", button.index, max_length=MAX_TEXT["type"])
+        if button.type is not None:
+            check_text(f"{where}.type", button.type, max_length=MAX_TEXT["type"])
+        if button.value is not None:
+            check_text(f"{where}.value", button.value, max_length=MAX_TEXT["button"])
+
+
+def check_text(
+    field: str, value: object, *, max_length: int, what: str = "a text", lines: bool = False
+) -> str:
+    """
+    ``value`` if it is text that can be sent: a ``str``, every character encodable (no lone surrogate), no
+    control character (new lines and tabs only where ``lines``), at most ``max_length`` characters.
+
+    :raises QontakPayloadError: naming ``field``.
+    """
+    if not isinstance(value, str):
+        raise QontakPayloadError(field, what, _given(value))
+    bad = _bad_character(value, lines=lines)
+    if bad is not None:
+        raise QontakPayloadError(field, f"{what} without {bad}", _given(value))
+    if len(value) > max_length:
+        raise QontakPayloadError(
+            field, f"{what} of at most {max_length} characters", f"<{len(value)} characters>"
+        )
+    return value
+
+
+def _bad_character(text: str, *, lines: bool = False) -> str | None:
+    """What is wrong with a character of ``text``, or ``None``."""
+    for char in text:
+        code = ord(char)
+        if 0xD800 <= code <= 0xDFFF:
+            return "a lone surrogate (half of an emoji, e.g. cut off a longer text)"
+        if unicodedata.category(char) == "Cc" and not (lines and char in "\n\r\t"):
+            return f"control characters (U+{code:04X})"
+    return None
+
+
+def printable(text: str) -> str:
+    """``text`` with lone surrogates and control characters replaced by ``?``: safe for logs and keys."""
+    return "".join("?" if _bad_character(char) else char for char in text) if _bad_character(text) else text
 
 
 def _loc_path(loc: tuple[int | str, ...]) -> str:
@@ -504,6 +594,14 @@ def _check_header(request: DirectSendRequest, template: Template) -> None:
         raise QontakPayloadError(
             "parameters.header.params.filename", "a file name (not empty)", values["filename"]
         )
+    if header.format.value == "DOCUMENT" and "filename" not in values:
+        # WhatsApp shows a document under its file name; Qontak refuses a DOCUMENT header without one.
+        raise QontakPayloadError(
+            "parameters.header.params.filename",
+            f"a file name for the DOCUMENT header of template {name!r} (WhatsApp shows the document "
+            "under it)",
+            hint=f"The URL {_given(url)!r} ends in no file name: pass header_filename (e.g. 'invoice.pdf').",
+        )
 
 
 def _check_buttons(request: DirectSendRequest, template: Template) -> None:
@@ -583,6 +681,8 @@ def _param_text(field: str, value: object) -> str:
     """Convert a friendly scalar value to the text sent; refuse values whose ``str()`` would be nonsense."""
     if value is None or isinstance(value, (bytes, bytearray, Mapping, list, tuple, set, frozenset)):
         raise QontakPayloadError(field, "a text, number or date value", _given(value))
+    if isinstance(value, float) and not math.isfinite(value):
+        raise QontakPayloadError(field, "a finite number", _given(value))
     try:
         return str(value)
     except Exception as exc:  # an object whose __str__ fails must still give a payload error

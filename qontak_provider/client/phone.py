@@ -88,7 +88,7 @@ def is_normalized_phone(number: object) -> bool:
     return parsed is not None and _digits_e164(parsed) == number
 
 
-def normalize_phone(raw: str | int, default_region: str = "ID") -> str:
+def normalize_phone(raw: str | int | float, default_region: str = "ID") -> str:
     """
     Normalise a phone number to digits with country code and no ``+``, e.g. ``"6281234567890"``.
 
@@ -110,7 +110,8 @@ def normalize_phone(raw: str | int, default_region: str = "ID") -> str:
 
     Validity is ``phonenumbers.is_valid_number`` (the number's length and prefix exist in the region's plan).
 
-    :param raw: the number as typed: ``str`` or non-negative ``int``.
+    :param raw: the number as typed: ``str``, a non-negative ``int``, or a whole ``float`` (what JSON and
+        spreadsheets make of a long number).
     :param default_region: ISO 3166-1 alpha-2 region for numbers written without country code.
     :return: the number, e.g. ``"6281234567890"``.
     :raises QontakPayloadError: with ``field="to_number"`` for anything that is not a valid number (the number
@@ -160,6 +161,13 @@ def normalize_phone(raw: str | int, default_region: str = "ID") -> str:
 
 def _as_text(raw: object, expected: str) -> str:
     """Check the raw input's type and characters; return it as text."""
+    if isinstance(raw, float) and not isinstance(raw, bool):
+        # JSON, spreadsheets and pandas turn 6281234567890 into 6281234567890.0: a whole float is a number.
+        if not (raw.is_integer() and 0 <= raw < 1e16):
+            raise QontakPayloadError(
+                "to_number", expected, "<float>", hint="Give the number as text, e.g. '6281234567890'."
+            )
+        raw = int(raw)
     # bool is an int subclass, but True is never a phone number.
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
         raise QontakPayloadError("to_number", expected, f"<{type(raw).__name__}>", hint="Give a str or int.")

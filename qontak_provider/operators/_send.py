@@ -116,6 +116,15 @@ def as_bool(name: str, value: object) -> bool:
     raise AirflowFailException(f"{name}: expected true or false, got {value!r}.")
 
 
+def _optional_str(field: str, value: object, what: str) -> str | None:
+    """``value`` when it is ``None`` or text that can be sent (see ``check_text``), else a field error."""
+    if value is None:
+        return None
+    from qontak_provider.client.payload import MAX_TEXT, check_text
+
+    return check_text(field, value, max_length=MAX_TEXT["id"], what=what)
+
+
 def _required_str(field: str, value: object, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         given = value if value is None or isinstance(value, (int, float)) else f"<{type(value).__name__}>"
@@ -197,6 +206,14 @@ def prepare_direct_send(
     """
     from qontak_provider.client.payload import build_direct_send, normalize_payload, validate_against_template
 
+    # Types first: a list where a code belongs must be refused here, not crash a lookup or the cache.
+    language = _optional_str("language", language, "a language code such as 'id' or 'en_US'")
+    template_id = _optional_str("template_id", template_id, "a template id")
+    template_name = _optional_str("template_name", template_name, "a template name")
+    channel_integration_id = _optional_str(
+        "channel_integration_id", channel_integration_id, "a channel integration id"
+    )
+    default_region = _optional_str("default_region", default_region, "an ISO region code such as 'ID'")
     region = default_region or hook.default_region
     if payload is not None:
         payload = decode_json_argument("payload", payload)

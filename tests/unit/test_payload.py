@@ -741,3 +741,53 @@ def test_an_undocumented_top_level_name_is_refused_before_any_request() -> None:
     with pytest.raises(QontakPayloadError) as info:
         direct_send_body({**SEEDS["otp"], "name": "campaign"})
     assert info.value.field == "name" and "does not document" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://example.com", "https://example.com/", "https://cdn.example.com/files/"]
+)
+def test_a_document_url_without_a_file_name_needs_header_filename(url):
+    """Found by the fuzzer: such a header passed our checks and was refused by the server after the POST."""
+    template = TEMPLATES["document"]
+    with pytest.raises(QontakPayloadError) as info:
+        build(template, header_url=url)
+    assert info.value.field == "parameters.header.params.filename" and "header_filename" in str(info.value)
+    request = build(template, header_url=url, header_filename="invoice.pdf")
+    assert request.parameters.header.params[1].value == "invoice.pdf"
+    payload = seed("document")
+    payload["parameters"]["header"]["params"] = [{"key": "url", "value": url}]
+    with pytest.raises(QontakPayloadError, match="filename"):
+        validate_against_template(DirectSendRequest.model_validate(payload), template)
+
+
+@pytest.mark.parametrize(
+    ("value", "field", "expected"),
+    [
+        ("Budi \ud83d", "to_name", "lone surrogate"),
+        ("x" * 10_000, "to_name", "at most 256 characters"),
+        ("bell\x07", "to_name", "control characters"),
+        ("مرحبا 👨\u200d👩\u200d👧", None, None),  # right-to-left text and emoji sequences are fine names
+    ],
+)
+def test_hostile_names_are_refused_naming_the_field(value, field, expected):
+    template = make_template(body="Hi.")
+    if field is None:
+        assert build(template, to_name=value).to_name == value
+        return
+    with pytest.raises(QontakPayloadError) as info:
+        build(template, to_name=value)
+    assert info.value.field == field and expected in str(info.value)
+    str(info.value).encode("utf-8")  # the message itself is safe to log: a surrogate is shown escaped
+
+
+@pytest.mark.parametrize("amount", [float("nan"), float("inf")])
+def test_non_finite_numbers_are_not_sent_as_text(amount):
+    with pytest.raises(QontakPayloadError, match="finite"):
+        build(make_template(), body=["Budi", amount])
+
+
+def test_a_whole_float_number_is_a_phone_number():
+    assert build(make_template(body="Hi."), to_number=6281234567890.0).to_number == "6281234567890"
+    with pytest.raises(QontakPayloadError) as info:
+        build(make_template(body="Hi."), to_number=6281234567890.5)
+    assert info.value.field == "to_number"

@@ -1,19 +1,22 @@
 """Provider metadata that Airflow reads through the ``apache_airflow_provider`` entry point.
 
 Airflow 3.3 renders the connection form only from this dictionary (``hook-name``, ``conn-fields`` and
-``ui-field-behaviour``); it no longer imports hooks for that. Keep this module free of imports so that
-provider discovery stays cheap.
+``ui-field-behaviour``); it no longer imports hooks for that. Keep this module free of heavy imports (it
+reads only :mod:`qontak_provider.defaults`) so that provider discovery stays cheap.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-#: Default of the ``rate_per_minute`` extra: the direct-send limit documented by Mekari's gateway spec.
-DEFAULT_RATE_PER_MINUTE = 60
-DEFAULT_TIMEOUT_SECONDS = 30
-DEFAULT_BASE_URL = "https://api.mekari.com"
-DEFAULT_REGION = "ID"
+from qontak_provider.defaults import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_DEADLINE_SECONDS,
+    DEFAULT_RATE_PER_MINUTE,
+    DEFAULT_REGION,
+    DEFAULT_TIMEOUT_SECONDS,
+)
 
 INTEGRATION = "Mekari Qontak"
 
@@ -69,12 +72,28 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "timeout": {
                         "label": "Request timeout (seconds)",
-                        "description": "Read timeout of every request; connecting is limited to 10 seconds.",
+                        "description": (
+                            "Read timeout of every request; connecting is limited to "
+                            f"{DEFAULT_CONNECT_TIMEOUT_SECONDS} seconds."
+                        ),
                         "schema": {
                             "type": ["number", "null"],
                             "default": DEFAULT_TIMEOUT_SECONDS,
                             "minimum": 1,
                             "maximum": 600,
+                        },
+                    },
+                    "deadline": {
+                        "label": "Deadline per request (seconds)",
+                        "description": (
+                            "The most one request may take in all: connecting, every attempt, retries and "
+                            "waits. The request timeout restarts with every byte; this does not."
+                        ),
+                        "schema": {
+                            "type": ["number", "null"],
+                            "default": DEFAULT_DEADLINE_SECONDS,
+                            "minimum": 1,
+                            "maximum": 3600,
                         },
                     },
                     "rate_per_minute": {

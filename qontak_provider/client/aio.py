@@ -7,6 +7,7 @@ only the I/O (httpx, :func:`asyncio.sleep`) differs.
 from __future__ import annotations
 
 import asyncio
+import math
 import random as _random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -20,7 +21,6 @@ from qontak_provider.client.core import MAX_IDLE_REUSE_SECONDS, ClientCore
 from qontak_provider.client.flow import Attempt, Wait, log_attempt
 from qontak_provider.client.lookup import pick_template, select_channels, select_templates
 from qontak_provider.client.models import (
-    DEFAULT_BASE_URL,
     Broadcast,
     BroadcastLogEntry,
     ChannelIntegration,
@@ -34,6 +34,13 @@ from qontak_provider.client.policy import FailureKind, RetryPolicy, TransportOut
 from qontak_provider.client.sync import POOL_MAXSIZE
 from qontak_provider.client.timestamps import utcnow
 from qontak_provider.client.wire import Call, QueryValue, RawResponse, parse_model, unwrap
+from qontak_provider.defaults import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_DEADLINE_SECONDS,
+    DEFAULT_RATE_PER_MINUTE,
+    DEFAULT_TIMEOUT_SECONDS,
+)
 
 
 def classify_httpx_error(err: httpx.HTTPError) -> TransportOutcome:
@@ -81,6 +88,9 @@ class AsyncQontakClient(ClientCore):
     :param sleep: how to wait for pacing and backoff, default :func:`asyncio.sleep`.
     :param random: ``[0, 1)`` source for retry jitter.
     :param now: wall clock (aware UTC datetime) for the signed ``Date`` header.
+    :param deadline: seconds one request may take in all (pacing, every attempt and wait); ``None`` for no
+        limit. Past it, :class:`~qontak_provider.client.errors.QontakTimeoutError` (or, for a send already
+        written, :class:`~qontak_provider.client.errors.QontakSendInDoubtError`).
     """
 
     def __init__(
@@ -89,9 +99,9 @@ class AsyncQontakClient(ClientCore):
         client_secret: str,
         *,
         base_url: str = DEFAULT_BASE_URL,
-        timeout: float = 30.0,
-        connect_timeout: float = 10.0,
-        rate_per_minute: float | None = 60,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_SECONDS,
+        rate_per_minute: float | None = DEFAULT_RATE_PER_MINUTE,
         retry_policy: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
@@ -99,6 +109,7 @@ class AsyncQontakClient(ClientCore):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         random: Callable[[], float] = _random.random,
         now: Callable[[], datetime] = utcnow,
+        deadline: float | None = DEFAULT_DEADLINE_SECONDS,
     ) -> None:
         super().__init__(
             client_id,
@@ -112,6 +123,7 @@ class AsyncQontakClient(ClientCore):
             clock=clock,
             random=random,
             now=now,
+            deadline=deadline,
         )
         self._sleep = sleep
         self._owns_client = http_client is None
@@ -148,18 +160,25 @@ class AsyncQontakClient(ClientCore):
 
     async def _attempt(self, call: Call, step: Attempt) -> RawResponse | TransportOutcome:
         started = time.perf_counter()
+        left = step.time_left
+        request = self._http.request(
+            call.method,
+            # httpx.URL would normalise the query; the raw target keeps the bytes we signed.
+            call.url,
+            content=call.body,
+            headers=step.headers,
+            timeout=httpx.Timeout(min(self.timeout, left), connect=min(self.connect_timeout, left)),
+            follow_redirects=False,
+        )
         try:
-            response = await self._http.request(
-                call.method,
-                # httpx.URL would normalise the query; the raw target keeps the bytes we signed.
-                call.url,
-                content=call.body,
-                headers=step.headers,
-                timeout=httpx.Timeout(self.timeout, connect=self.connect_timeout),
-                follow_redirects=False,
-            )
+            # httpx's read timeout restarts with every byte; the deadline bounds the whole attempt.
+            response = await asyncio.wait_for(request, left) if math.isfinite(left) else await request
         except httpx.HTTPError as err:
             outcome = classify_httpx_error(err)
+            log_attempt(call, outcome.kind.value, time.perf_counter() - started, step.number)
+            return outcome
+        except asyncio.TimeoutError:
+            outcome = TransportOutcome(FailureKind.TIMEOUT, f"the deadline passed after {left:.1f} s")
             log_attempt(call, outcome.kind.value, time.perf_counter() - started, step.number)
             return outcome
         raw = RawResponse(

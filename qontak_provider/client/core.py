@@ -23,6 +23,7 @@ from qontak_provider.client.wire import (
     normalize_base_url,
     path_segment,
 )
+from qontak_provider.defaults import DEFAULT_DEADLINE_SECONDS
 
 #: Longest a pooled connection may sit idle and still be used for the next request. Below the 5 s keep-alive
 #: timeout of common servers (uvicorn, many proxies), and short enough that NAT gateways and load balancers,
@@ -52,10 +53,11 @@ class ClientCore:
         clock: Callable[[], float],
         random: Callable[[], float],
         now: Callable[[], datetime],
+        deadline: float | None = DEFAULT_DEADLINE_SECONDS,
         auth: RequestAuth | None = None,
     ) -> None:
-        if timeout <= 0 or connect_timeout <= 0:
-            raise ValueError("timeouts must be positive")
+        if timeout <= 0 or connect_timeout <= 0 or (deadline is not None and deadline <= 0):
+            raise ValueError("timeouts and the deadline must be positive")
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         self.base_url = normalize_base_url(base_url)
@@ -65,6 +67,8 @@ class ClientCore:
         self.connect_timeout = float(connect_timeout)
         self.retry_policy = retry_policy or RetryPolicy()
         self.page_size = page_size
+        self.deadline = float(deadline) if deadline is not None else None
+        self._clock = clock
         #: The pure pacer (exposed for inspection and tests); all access goes through a lock.
         self.pacer = Pacer(rate_per_minute, clock)
         self._shared_pacer = SharedPacer(self.pacer)
@@ -112,6 +116,8 @@ class ClientCore:
             pacer=self._shared_pacer,
             random=self._random,
             now=self._now,
+            clock=self._clock,
+            deadline=self.deadline,
             before_write=before_write,
         )
 

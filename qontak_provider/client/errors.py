@@ -97,6 +97,22 @@ class QontakTransportError(QontakError):
     """The request got no HTTP answer (connection refused, DNS, TLS, timeout) and retries are exhausted."""
 
 
+class QontakTimeoutError(QontakTransportError):
+    """
+    The request did not complete within its deadline (connect, write, read, every attempt and wait).
+
+    For a send it is raised only when the request certainly did not leave (the deadline passed while it
+    waited for its pacing slot or for a retry after a 429); a send that passes its deadline after being
+    written is a :class:`QontakSendInDoubtError`.
+
+    :param deadline: the deadline in seconds.
+    """
+
+    def __init__(self, message: str, *, deadline: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.deadline = deadline
+
+
 class QontakSendInDoubtError(QontakError):
     """
     A send may or may not have reached Qontak (read timeout, 5xx, reset after the body was written).
@@ -247,6 +263,21 @@ def error_for_response(  # noqa: PLR0911 - one return per status family
     return QontakError(
         f"Qontak answered {what} with unexpected HTTP {status}{rid}.{said} It was not retried.",
         **common,  # type: ignore[arg-type]
+    )
+
+
+def error_for_deadline(
+    kind: RequestKind, *, method: str, path: str, deadline: float, attempts: int, waiting_for: str
+) -> QontakTimeoutError:
+    """The error when a request's deadline passes before it could (again) be written."""
+    tries = f" after {attempts} attempt(s)" if attempts else ""
+    sent = " Nothing was sent." if kind == "send" else ""
+    return QontakTimeoutError(
+        f"{method} {path} did not complete within its deadline of {deadline:g} s{tries}: no time was left to "
+        f"wait {waiting_for}.{sent} Raise the connection's 'deadline' extra, or try again later.",
+        deadline=deadline,
+        method=method,
+        path=path,
     )
 
 

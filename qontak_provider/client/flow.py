@@ -9,12 +9,15 @@ failed attempt is decided by :func:`~qontak_provider.client.policy.decide`; this
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from qontak_provider.client.auth import RequestAuth
+from qontak_provider.client.errors import error_for_deadline
 from qontak_provider.client.policy import HttpOutcome, Pacer, RetryPolicy, TransportOutcome, decide
 from qontak_provider.client.wire import Call, RawResponse, base_headers, http_outcome
 
@@ -23,10 +26,14 @@ log = logging.getLogger("qontak_provider.client")
 
 @dataclass(frozen=True)
 class Attempt:
-    """Step: make attempt number :attr:`number` with these headers (fresh Date and signature)."""
+    """
+    Step: make attempt number :attr:`number` with these headers (fresh Date and signature), finished
+    (connect, write, read) within :attr:`time_left` seconds.
+    """
 
     number: int
     headers: dict[str, str] = field(repr=False)
+    time_left: float = math.inf
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,8 @@ def request_flow(
     pacer: SharedPacer | None,
     random: Callable[[], float],
     now: Callable[[], datetime],
+    clock: Callable[[], float] = time.monotonic,
+    deadline: float | None = None,
     before_write: Callable[[], None] | None = None,
 ) -> Flow:
     """
@@ -90,10 +99,29 @@ def request_flow(
     :class:`~qontak_provider.client.errors.QontakError` the policy decided on. Sends are paced before every
     attempt.
 
+    :param clock: monotonic clock the deadline is measured on.
+    :param deadline: seconds the whole request may take (pacing, every attempt and wait); ``None`` for no
+        limit. Each attempt is handed the time left, and a wait that would pass the deadline raises
+        :class:`~qontak_provider.client.errors.QontakTimeoutError` instead of sleeping.
     :param before_write: called once, after pacing and right before the first attempt is handed to the
         transport: the last moment at which the request has certainly not left. The bulk engine journals the
         row there. If it raises, nothing is sent and the error propagates.
     """
+    ends = clock() + deadline if deadline is not None else math.inf
+
+    def waited(seconds: float, attempts: int, waiting_for: str) -> Wait:
+        """The wait, unless it would pass the deadline (then the deadline error)."""
+        if seconds >= ends - clock():
+            raise error_for_deadline(
+                call.kind,
+                method=call.method,
+                path=call.path,
+                deadline=float(deadline or 0),
+                attempts=attempts,
+                waiting_for=waiting_for,
+            )
+        return Wait(seconds)
+
     attempt = 0
     while True:
         attempt += 1
@@ -103,7 +131,7 @@ def request_flow(
                 wait = pacer.reserve()
                 if wait <= 0:
                     break
-                yield Wait(wait)
+                yield waited(wait, attempt - 1, f"{wait:.1f} s for its pacing slot")
                 # Another sender's 429 while this one slept: its slot now lies inside the new pause, and
                 # using it would only draw a 429 of its own, so book a new slot after the pause instead.
                 if pacer.pauses == pauses or pacer.paused_for() <= 0:
@@ -112,7 +140,7 @@ def request_flow(
             before_write()
         # Signed per attempt: a retry after a long backoff must not reuse a stale Date.
         headers = {**base_headers(call), **auth.headers(call.method, call.path, now())}
-        result = yield Attempt(attempt, headers)
+        result = yield Attempt(attempt, headers, ends - clock())
         if isinstance(result, RawResponse) and 200 <= result.status < 300:
             return result
         if result is None:  # pragma: no cover - a driver bug, not a runtime condition
@@ -143,8 +171,8 @@ def request_flow(
             policy.max_attempts,
             decision.delay,
         )
-        if decision.delay > 0:
-            yield Wait(decision.delay)
+        if decision.delay > 0 or ends - clock() <= 0:
+            yield waited(decision.delay, attempt, f"{decision.delay:.1f} s before attempt {attempt + 1}")
 
 
 def log_attempt(call: Call, status: int | str, elapsed: float, attempt: int) -> None:

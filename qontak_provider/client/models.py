@@ -15,7 +15,6 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 #: Path prefix of every Qontak Chat endpoint on the Mekari gateway.
 API_PREFIX = "/qontak/chat/v1"
-DEFAULT_BASE_URL = "https://api.mekari.com"
 
 _PLACEHOLDER_RE = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 

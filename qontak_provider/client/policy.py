@@ -26,6 +26,7 @@ from enum import Enum
 from typing import Literal
 
 from qontak_provider.client.errors import QontakError, error_for_failure, error_for_response
+from qontak_provider.defaults import DEFAULT_RATE_PER_MINUTE
 
 #: ``"read"`` requests are idempotent lookups; ``"send"`` requests create a WhatsApp message.
 RequestKind = Literal["read", "send"]
@@ -285,7 +286,7 @@ class Pacer:
     :param safety_margin: fraction by which slots are spaced wider than ``60 / rate_per_minute``.
     """
 
-    rate_per_minute: float | None = 60
+    rate_per_minute: float | None = DEFAULT_RATE_PER_MINUTE
     clock: Callable[[], float] = field(default=time.monotonic, repr=False)
     safety_margin: float = PACING_SAFETY_MARGIN
     _next_slot: float | None = field(default=None, init=False, repr=False)

@@ -6,7 +6,11 @@ which share the connection pool and one send pacer.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import random as _random
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
@@ -21,7 +25,6 @@ from qontak_provider.client.core import MAX_IDLE_REUSE_SECONDS, ClientCore
 from qontak_provider.client.flow import Attempt, Wait, log_attempt
 from qontak_provider.client.lookup import pick_template, select_channels, select_templates
 from qontak_provider.client.models import (
-    DEFAULT_BASE_URL,
     Broadcast,
     BroadcastLogEntry,
     ChannelIntegration,
@@ -34,13 +37,82 @@ from qontak_provider.client.payload import direct_send_body
 from qontak_provider.client.policy import FailureKind, RetryPolicy, TransportOutcome
 from qontak_provider.client.timestamps import utcnow
 from qontak_provider.client.wire import Call, QueryValue, RawResponse, parse_model, unwrap
+from qontak_provider.defaults import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_DEADLINE_SECONDS,
+    DEFAULT_RATE_PER_MINUTE,
+    DEFAULT_TIMEOUT_SECONDS,
+)
 
 #: Connections kept per host; sized for the bulk operator's worker threads.
 POOL_MAXSIZE = 32
 
 
+class _Deadline:
+    """
+    Ends one attempt at its deadline: closes the socket under a request that is still running.
+
+    ``requests`` has no total timeout: its read timeout restarts with every byte, so a server trickling one
+    byte a second holds a worker forever. The pool tells the deadline which connection the attempt got
+    (:meth:`claim`, in the attempt's thread); a timer shuts that connection's socket down when time is up, and
+    only while the attempt still owns it (once the pool has it back, another request may be using it).
+    """
+
+    _lock = threading.Lock()
+    _local = threading.local()
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._conn: Any = None
+        self._timer = threading.Timer(max(0.0, seconds), self._fire) if math.isfinite(seconds) else None
+
+    def __enter__(self) -> _Deadline:
+        _Deadline._local.current = self
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        with _Deadline._lock:
+            self._conn = None
+        _Deadline._local.current = None
+
+    @classmethod
+    def claim(cls, conn: Any) -> None:
+        """The attempt running in this thread now uses ``conn``."""
+        current = getattr(cls._local, "current", None)
+        with cls._lock:
+            conn._qontak_deadline = current
+            if current is not None:
+                current._conn = conn
+
+    @classmethod
+    def release(cls, conn: Any) -> None:
+        with cls._lock:
+            owner = getattr(conn, "_qontak_deadline", None)
+            if owner is not None and owner._conn is conn:
+                owner._conn = None
+            conn._qontak_deadline = None
+
+    def _fire(self) -> None:
+        with _Deadline._lock:
+            conn = self._conn
+            if conn is None or getattr(conn, "_qontak_deadline", None) is not self:
+                return
+            self.fired = True
+            sock = getattr(conn, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed: nothing left to stop
+                sock.shutdown(socket.SHUT_RDWR)  # the blocked read returns at once
+
+
 class _FreshConnectionsMixin:
-    """A urllib3 pool that never hands out a connection idle for more than ``MAX_IDLE_REUSE_SECONDS``.
+    """A urllib3 pool that never hands out a connection idle for more than ``MAX_IDLE_REUSE_SECONDS``, and
+    tells an attempt's :class:`_Deadline` which connection it uses.
 
     urllib3 only notices a connection the server has *already* closed; one closed while the request is being
     written, or silently forgotten by a NAT gateway, resets the request unprocessed, and for a send that
@@ -53,11 +125,13 @@ class _FreshConnectionsMixin:
         released = getattr(conn, "_qontak_released_at", None)
         if released is not None and time.monotonic() - released > MAX_IDLE_REUSE_SECONDS:
             conn.close()  # urllib3 reconnects a closed connection on its next request
+        _Deadline.claim(conn)
         return conn
 
     def _put_conn(self, conn: Any) -> None:
         if conn is not None:
             conn._qontak_released_at = time.monotonic()
+            _Deadline.release(conn)
         super()._put_conn(conn)  # type: ignore[misc]
 
 
@@ -164,6 +238,9 @@ class QontakClient(ClientCore):
     :param sleep: how to wait for pacing and backoff (tests inject a fake one).
     :param random: ``[0, 1)`` source for retry jitter.
     :param now: wall clock (aware UTC datetime) for the signed ``Date`` header.
+    :param deadline: seconds one request may take in all (pacing, every attempt and wait); ``None`` for no
+        limit. Past it, :class:`~qontak_provider.client.errors.QontakTimeoutError` (or, for a send already
+        written, :class:`~qontak_provider.client.errors.QontakSendInDoubtError`).
     """
 
     def __init__(
@@ -172,9 +249,9 @@ class QontakClient(ClientCore):
         client_secret: str,
         *,
         base_url: str = DEFAULT_BASE_URL,
-        timeout: float = 30.0,
-        connect_timeout: float = 10.0,
-        rate_per_minute: float | None = 60,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT_SECONDS,
+        rate_per_minute: float | None = DEFAULT_RATE_PER_MINUTE,
         retry_policy: RetryPolicy | None = None,
         session: requests.Session | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
@@ -182,6 +259,7 @@ class QontakClient(ClientCore):
         sleep: Callable[[float], None] = time.sleep,
         random: Callable[[], float] = _random.random,
         now: Callable[[], datetime] = utcnow,
+        deadline: float | None = DEFAULT_DEADLINE_SECONDS,
     ) -> None:
         super().__init__(
             client_id,
@@ -195,6 +273,7 @@ class QontakClient(ClientCore):
             clock=clock,
             random=random,
             now=now,
+            deadline=deadline,
         )
         self._sleep = sleep
         self._owns_session = session is None
@@ -226,18 +305,22 @@ class QontakClient(ClientCore):
 
     def _attempt(self, call: Call, step: Attempt) -> RawResponse | TransportOutcome:
         started = time.perf_counter()
+        left = step.time_left
         try:
-            response = self._session.request(
-                call.method,
-                call.url,
-                data=call.body,
-                headers=step.headers,
-                timeout=(self.connect_timeout, self.timeout),
-                # A redirect would replay the signature against another path (and could repeat a send).
-                allow_redirects=False,
-            )
+            with _Deadline(left) as watchdog:
+                response = self._session.request(
+                    call.method,
+                    call.url,
+                    data=call.body,
+                    headers=step.headers,
+                    timeout=(min(self.connect_timeout, left), min(self.timeout, left)),
+                    # A redirect would replay the signature against another path (and could repeat a send).
+                    allow_redirects=False,
+                )
         except requests.RequestException as err:
             outcome = classify_requests_error(err)
+            if watchdog.fired:
+                outcome = TransportOutcome(FailureKind.TIMEOUT, f"the deadline passed ({outcome.detail})")
             log_attempt(call, outcome.kind.value, time.perf_counter() - started, step.number)
             return outcome
         raw = RawResponse(

@@ -9,8 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from qontak_provider.get_provider_info import (
+from qontak_provider.defaults import (
     DEFAULT_BASE_URL,
+    DEFAULT_CONN_ID,
+    DEFAULT_CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_DEADLINE_SECONDS,
     DEFAULT_RATE_PER_MINUTE,
     DEFAULT_REGION,
     DEFAULT_TIMEOUT_SECONDS,
@@ -29,9 +32,6 @@ if TYPE_CHECKING:
     )
     from qontak_provider.client.sync import QontakClient
 
-#: Seconds allowed to open a TCP/TLS connection; the read timeout comes from the connection's ``timeout``.
-CONNECT_TIMEOUT_SECONDS = 10.0
-
 
 @dataclass(frozen=True)
 class QontakConnectionConfig:
@@ -45,6 +45,7 @@ class QontakConnectionConfig:
     client_secret: str = field(repr=False)
     base_url: str = DEFAULT_BASE_URL
     timeout: float = DEFAULT_TIMEOUT_SECONDS
+    deadline: float = DEFAULT_DEADLINE_SECONDS
     rate_per_minute: float = DEFAULT_RATE_PER_MINUTE
     channel_integration_id: str | None = None
     default_region: str = DEFAULT_REGION
@@ -70,6 +71,7 @@ class QontakConnectionConfig:
             client_secret=conn.password,
             base_url=base_url_from_connection(conn.host, conn.port, conn.schema),
             timeout=_positive_number(extra, "timeout", DEFAULT_TIMEOUT_SECONDS, conn.conn_id),
+            deadline=_positive_number(extra, "deadline", DEFAULT_DEADLINE_SECONDS, conn.conn_id),
             rate_per_minute=_positive_number(extra, "rate_per_minute", DEFAULT_RATE_PER_MINUTE, conn.conn_id),
             channel_integration_id=(str(extra["channel_integration_id"]).strip() or None)
             if extra.get("channel_integration_id")
@@ -119,7 +121,8 @@ def _client_arguments(config: QontakConnectionConfig) -> dict[str, Any]:
         "client_secret": config.client_secret,
         "base_url": config.base_url,
         "timeout": config.timeout,
-        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "deadline": config.deadline,
+        "connect_timeout": DEFAULT_CONNECT_TIMEOUT_SECONDS,
         "rate_per_minute": config.rate_per_minute,
     }
 
@@ -129,7 +132,7 @@ class QontakHook(BaseHook):
     Interact with the Mekari Qontak Chat WhatsApp API through Mekari's HMAC-signed gateway.
 
     The connection holds the HMAC client id (login), client secret (password), the base URL (host; empty
-    means ``https://api.mekari.com``) and extras ``channel_integration_id``, ``timeout``,
+    means ``https://api.mekari.com``) and extras ``channel_integration_id``, ``timeout``, ``deadline``,
     ``rate_per_minute`` and ``default_region``. Nothing is read or fetched until a method is called, so the
     hook is cheap to build while parsing DAGs.
 
@@ -145,7 +148,7 @@ class QontakHook(BaseHook):
     """
 
     conn_name_attr = "qontak_conn_id"
-    default_conn_name = "qontak_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "qontak"
     hook_name = "Qontak"
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
 
+from qontak_provider.defaults import DEFAULT_CONN_ID
+
 if TYPE_CHECKING:
     import jinja2
     from airflow.sdk import Context
@@ -131,7 +133,7 @@ class QontakNotifier(BaseNotifier):
         header_filename: str | None = None,
         channel_integration_id: str | None = None,
         to_name: str = "Airflow alerts",
-        qontak_conn_id: str = "qontak_default",
+        qontak_conn_id: str = DEFAULT_CONN_ID,
         max_param_length: int = DEFAULT_MAX_PARAM_LENGTH,
         **kwargs: Any,
     ) -> None:

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from qontak_provider.defaults import DEFAULT_CONN_ID
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -137,7 +139,7 @@ class QontakBulkSendOperator(BaseOperator):
         resend_in_doubt: bool | str = False,
         send_duplicates: bool = False,
         fail_on_in_doubt: bool = True,
-        qontak_conn_id: str = "qontak_default",
+        qontak_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from qontak_provider.defaults import DEFAULT_CONN_ID
 from qontak_provider.operators._idempotency import IN_DOUBT_POLICIES, SEND_STATE_KEY
 from qontak_provider.operators._send import as_bool
 
@@ -28,7 +29,7 @@ class _QontakBaseOperator(BaseOperator):
     template_fields: Sequence[str] = ("qontak_conn_id",)
     ui_color = "#25d366"
 
-    def __init__(self, *, qontak_conn_id: str = "qontak_default", **kwargs: Any) -> None:
+    def __init__(self, *, qontak_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.qontak_conn_id = qontak_conn_id
 
@@ -66,7 +67,7 @@ class QontakListChannelsOperator(_QontakBaseOperator):
         *,
         target_channel: str | None = None,
         include_inactive: bool = False,
-        qontak_conn_id: str = "qontak_default",
+        qontak_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(qontak_conn_id=qontak_conn_id, **kwargs)
@@ -115,7 +116,7 @@ class QontakListTemplatesOperator(_QontakBaseOperator):
         category: str | list[str] | None = None,
         language: str | None = None,
         name: str | None = None,
-        qontak_conn_id: str = "qontak_default",
+        qontak_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(qontak_conn_id=qontak_conn_id, **kwargs)
@@ -237,7 +238,7 @@ class QontakSendDirectOperator(_QontakBaseOperator):
         default_region: str | None = None,
         dry_run: bool = False,
         on_send_in_doubt: str = "fail",
-        qontak_conn_id: str = "qontak_default",
+        qontak_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(qontak_conn_id=qontak_conn_id, **kwargs)

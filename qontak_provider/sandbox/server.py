@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from qontak_provider.client.models import API_PREFIX
+from qontak_provider.defaults import DEFAULT_CONN_ID
 from qontak_provider.sandbox.app import ABORT_EXTENSION, SandboxASGI, create_app
 from qontak_provider.sandbox.fixtures import load_fixtures
 from qontak_provider.sandbox.gateway import SANDBOX_PREFIX, endpoint_label
@@ -26,7 +27,6 @@ from qontak_provider.sandbox.state import SandboxState
 
 #: The channel integration of the seed payloads; connection helpers put it in the connection's extras.
 DEFAULT_CHANNEL_INTEGRATION_ID = "56b60c3c-0123-46af-958b-32f3ad12ee37"
-DEFAULT_CONN_ID = "qontak_default"
 
 
 class AbortableH11Protocol(H11Protocol):

@@ -18,6 +18,7 @@ from qontak_provider.client.tracking import (
     poll_steps,
     validate_ratio,
 )
+from qontak_provider.defaults import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -89,7 +90,7 @@ class QontakBroadcastSensor(BaseSensorOperator):
         self,
         *,
         broadcast_ids: Any,
-        qontak_conn_id: str = "qontak_default",
+        qontak_conn_id: str = DEFAULT_CONN_ID,
         target_status: str = "delivered",
         max_failed_ratio: float = 0.0,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),

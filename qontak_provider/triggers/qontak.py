@@ -16,6 +16,7 @@ from qontak_provider.client.tracking import (
     poll_backoff,
     poll_steps,
 )
+from qontak_provider.defaults import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from qontak_provider.client.aio import AsyncQontakClient
@@ -57,7 +58,7 @@ class QontakBroadcastTrigger(BaseTrigger):
         self,
         *,
         broadcast_ids: list[str],
-        qontak_conn_id: str = "qontak_default",
+        qontak_conn_id: str = DEFAULT_CONN_ID,
         target_status: str = "delivered",
         max_failed_ratio: float = 0.0,
         poke_interval: float = 30.0,

@@ -2,9 +2,10 @@
 Every morning at 08:00 Jakarta time, remind each customer whose invoice is due within three days.
 
 The customers come from ``data/customers_due.csv`` (in a real deployment: a database query), read inside a
-task at run time, never while the DAG file is parsed. Each reminder is its own mapped task instance of
-:class:`~qontak_provider.operators.qontak.QontakSendDirectOperator`, so one bad row fails only its own
-instance, a retry never sends a reminder twice, and the report lists what went out.
+task at run time, never while the DAG file is parsed. The task writes the day's reminders to a file and
+passes on only its path: XCom is shown in the Airflow UI, and customers' phone numbers do not belong there.
+:class:`~qontak_provider.operators.bulk.QontakBulkSendOperator` streams that file, sends each reminder once
+(a retry never sends one twice; the same customer listed twice gets one message), and reports per row.
 
 The ``payment_reminder`` template (seeded in the sandbox) reads
 "Halo {{1}}, tagihan Anda sebesar {{2}} jatuh tempo pada {{3}}. ...".
@@ -19,7 +20,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, task
 
-from qontak_provider.operators.qontak import QontakSendDirectOperator
+from qontak_provider.operators.bulk import QontakBulkSendOperator
 
 CUSTOMERS_FILE = Path(__file__).parent / "data" / "customers_due.csv"
 REMIND_DAYS_AHEAD = 3
@@ -34,48 +35,57 @@ with DAG(
 ):
 
     @task
-    def customers_due(data_interval_end: pendulum.DateTime | None = None) -> list[dict[str, Any]]:
-        """Unpaid invoices due on or before the run day + 3 days (overdue ones included)."""
+    def due_reminders(run_id: str | None = None, data_interval_end: pendulum.DateTime | None = None) -> str:
+        """Write the unpaid invoices due on or before the run day + 3 days to a file; return its path."""
         import csv
+        import tempfile
 
         today = (data_interval_end or pendulum.now("Asia/Jakarta")).in_timezone("Asia/Jakarta").date()
         horizon = today + timedelta(days=REMIND_DAYS_AHEAD)
-        reminders = []
-        with CUSTOMERS_FILE.open(newline="", encoding="utf-8") as rows:
-            for row in csv.DictReader(rows):
+        # In production: an object store path (s3://...), one file per run. The path is all XCom carries.
+        safe_run = "".join(ch if ch.isalnum() else "_" for ch in (run_id or "manual"))
+        path = Path(tempfile.gettempdir()) / f"qontak_invoice_reminders_{safe_run}.csv"
+        count = 0
+        with CUSTOMERS_FILE.open(newline="", encoding="utf-8") as source, path.open("w", newline="") as out:
+            writer = csv.DictWriter(out, ["customer_id", "phone", "name", "amount", "due_date"])
+            writer.writeheader()
+            for row in csv.DictReader(source):
                 due = pendulum.parse(row["due_date"]).date()
                 if row["status"] != "unpaid" or due > horizon:
                     continue
-                amount = f"Rp{int(row['amount_idr']):,}".replace(",", ".")
-                reminders.append(
+                writer.writerow(
                     {
-                        "to_number": row["phone"],
-                        "to_name": row["customer_name"],
-                        "body": {"1": row["customer_name"], "2": amount, "3": due.strftime("%d-%m-%Y")},
+                        "customer_id": row["invoice_id"],
+                        "phone": row["phone"],
+                        "name": row["customer_name"],
+                        "amount": f"Rp{int(row['amount_idr']):,}".replace(",", "."),
+                        "due_date": due.strftime("%d-%m-%Y"),
                     }
                 )
-        print(f"{len(reminders)} invoice reminder(s) to send for {today}")
-        return reminders
+                count += 1
+        print(f"{count} invoice reminder(s) to send for {today}")
+        return str(path)
 
-    sent = QontakSendDirectOperator.partial(
-        task_id="send_reminder",
+    sent = QontakBulkSendOperator(
+        task_id="send_reminders",
+        recipients="{{ ti.xcom_pull(task_ids='due_reminders') }}",
         template_name="payment_reminder",
         language="id",
-        # A timeout after Qontak received the request: look the broadcast up instead of guessing.
-        on_send_in_doubt="reconcile",
-        map_index_template="{{ task.to_name }}",
-    ).expand_kwargs(customers_due())
+        key_column="customer_id",
+        body={"1": "{{ row.name }}", "2": "{{ row.amount }}", "3": "{{ row.due_date }}"},
+    )
+    due_reminders() >> sent
 
     @task(trigger_rule="all_done")
-    def report(results: list[dict[str, Any]]) -> dict[str, int]:
-        """Summarise what went out (a failed row is missing here and visible as a failed map index)."""
-        results = [r for r in results if r]
+    def report(result: dict[str, Any] | None) -> dict[str, int]:
+        """Summarise what went out: counts and broadcast ids only, never a phone number."""
+        result = result or {}
         summary = {
-            "sent": sum(1 for r in results if not r["reused"]),
-            "already_sent_by_an_earlier_try": sum(1 for r in results if r["reused"]),
+            "sent": result.get("sent", 0),
+            "already_sent_by_an_earlier_try": result.get("skipped_already_sent", 0),
         }
-        for result in results:
-            print(f"reminder broadcast {result['broadcast_id']} created_at {result['created_at']}")
+        for broadcast_id in result.get("broadcast_ids", []):
+            print(f"reminder broadcast {broadcast_id}")
         print(f"REMINDER REPORT {summary}")
         return summary
 

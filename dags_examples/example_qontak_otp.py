@@ -1,10 +1,15 @@
 """
-Send a one-time password with an AUTHENTICATION template.
+Send a one-time password with an AUTHENTICATION template, keeping the code out of the Airflow UI.
 
 The template is picked by name (``otp_login``, seeded in the sandbox); the code fills both the body
-placeholder ``{{1}}`` and the template's copy-code button. Trigger it with a config to send elsewhere::
+placeholder ``{{1}}`` and the template's copy-code button. ``mask_values=True`` treats them as secrets: the
+task's rendered template fields show ``***`` and the logs never print the code; the number is masked in
+both and in XCom by default. The code comes from the system that will verify it, in the run's config::
 
     airflow dags trigger example_qontak_otp --conf '{"to_number": "0812-3456-7890", "code": "481516"}'
+
+(The run's config itself is visible to users who may see this DAG's runs: give this DAG to the team that
+may see codes, or pass a reference your verifier resolves, see the security page of the docs.)
 """
 
 from __future__ import annotations
@@ -34,4 +39,5 @@ with DAG(
         language="id",
         body={"1": "{{ params.code }}"},
         buttons=["{{ params.code }}"],
+        mask_values=True,  # an OTP code: *** in the rendered template fields and the logs
     )

@@ -1,15 +1,19 @@
 """
 Send a one-time password, wait for WhatsApp to deliver it, and fall back when it cannot.
 
-The flow: generate a code, send it with the AUTHENTICATION template ``otp_login``, wait in the triggerer
-(``deferrable=True``) until it is delivered, then branch: ``notify_success`` when it arrived,
-``fallback_other_channel`` when WhatsApp reported it failed (e.g. the number is not on WhatsApp).
+The flow: send the code the verifying system passed in the run's config with the AUTHENTICATION template
+``otp_login``, wait in the triggerer (``deferrable=True``) until it is delivered, then branch:
+``notify_success`` when it arrived, ``fallback_other_channel`` when WhatsApp reported it failed (e.g. the
+number is not on WhatsApp).
+
+The code never travels through XCom (which the UI shows) and ``mask_values=True`` keeps it out of the
+rendered template fields and the logs; the summaries downstream carry masked numbers only.
 
 ``max_failed_ratio=1.0`` makes the sensor *report* a failed delivery instead of failing the task, so the
 branch can act on it; a timeout still fails the sensor (then nothing downstream runs). Try the fallback
 against the sandbox with its undeliverable magic number::
 
-    airflow dags test example_qontak_otp_delivery --conf '{"to_number": "6281100000001"}'
+    airflow dags test example_qontak_otp_delivery --conf '{"to_number": "6281100000001", "code": "271828"}'
 """
 
 from __future__ import annotations
@@ -28,26 +32,19 @@ with DAG(
     params={
         "to_number": Param("6281234567890", type="string"),
         "to_name": Param("Test User", type="string"),
+        "code": Param("314159", type="string", pattern=r"^[0-9]{4,8}$"),
     },
     tags=["example", "qontak"],
 ):
-
-    @task
-    def generate_code() -> str:
-        import secrets
-
-        return f"{secrets.randbelow(1_000_000):06d}"
-
-    code = generate_code()
-
     send_otp = QontakSendDirectOperator(
         task_id="send_otp",
         to_number="{{ params.to_number }}",
         to_name="{{ params.to_name }}",
         template_name="otp_login",
         language="id",
-        body={"1": code},
-        buttons={"0": code},
+        body={"1": "{{ params.code }}"},
+        buttons={"0": "{{ params.code }}"},
+        mask_values=True,  # an OTP code: *** in the rendered template fields and the logs
     )
 
     wait_delivery = QontakBroadcastSensor(

@@ -295,11 +295,16 @@ def payload_fingerprint(wire: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def masked_wire(wire: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of a wire payload that is safe to log: the phone number masked."""
+def masked_wire(wire: Mapping[str, Any], *, values: bool = False) -> dict[str, Any]:
+    """A copy of a wire payload that is safe to log and show: the phone number masked, and with ``values``
+    every parameter value hidden (e.g. an OTP code)."""
     copy = dict(wire)
     if "to_number" in copy:
         copy["to_number"] = mask_phone(copy["to_number"])
+    if values and isinstance(copy.get("parameters"), Mapping):
+        from qontak_provider.operators._private import hidden_values
+
+        copy["parameters"] = hidden_values(copy["parameters"])
     return copy
 
 
@@ -310,19 +315,20 @@ def send_summary(
     *,
     reused: bool = False,
     dry_run: bool = False,
+    show_number: bool = False,
 ) -> dict[str, Any]:
     """
-    The JSON-safe XCom value of one direct send (never a secret).
+    The JSON-safe XCom value of one direct send (never a secret; the number masked unless ``show_number``).
 
     :return: ``broadcast_id``, ``template_id``, ``template_name``, ``channel_integration_id``,
-        ``to_number`` (normalised), ``created_at``, ``reused`` and ``dry_run``.
+        ``to_number`` (normalised; masked unless ``show_number``), ``created_at``, ``reused`` and ``dry_run``.
     """
     return {
         "broadcast_id": broadcast.id if broadcast is not None else None,
         "template_id": request.message_template_id,
         "template_name": template.name if template is not None else None,
         "channel_integration_id": request.channel_integration_id,
-        "to_number": request.to_number,
+        "to_number": request.to_number if show_number else mask_phone(request.to_number),
         "created_at": broadcast.created_at if broadcast is not None else None,
         "reused": reused,
         "dry_run": dry_run,

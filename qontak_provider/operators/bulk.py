@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from qontak_provider.defaults import DEFAULT_CONN_ID
+from qontak_provider.operators._private import PrivateTemplateFields
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from qontak_provider.hooks.qontak import QontakHook
 
 
-class QontakBulkSendOperator(BaseOperator):
+class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
     """
     Send one WhatsApp template message to every recipient of a list or a file, exactly once.
 
@@ -90,6 +91,8 @@ class QontakBulkSendOperator(BaseOperator):
         (default: such a row is reported as ``duplicate`` and not sent).
     :param fail_on_in_doubt: when rows are in doubt, fail the task (without retry) after every other row is
         done, listing them and how to resend them (default); ``False`` only warns.
+    :param show_numbers: keep ``recipients`` as rendered in the template fields the UI shows; by default a
+        list of rows (which holds phone numbers) is shown as its row count only. Files are shown by path.
     :param qontak_conn_id: :ref:`Qontak connection id <howto/connection:qontak>`. (templated)
     :return: counts per outcome (``sent``, ``failed``, ``invalid``, ``in_doubt``, ``duplicate``,
         ``skipped_already_sent``), ``rows``, ``broadcast_ids`` (capped), ``broadcast_ids_truncated``,
@@ -107,6 +110,7 @@ class QontakBulkSendOperator(BaseOperator):
         "resend_in_doubt",
         "qontak_conn_id",
     )
+    private_template_fields = ("recipients",)
     ui_color = "#25d366"
 
     def __init__(
@@ -139,6 +143,7 @@ class QontakBulkSendOperator(BaseOperator):
         resend_in_doubt: bool | str = False,
         send_duplicates: bool = False,
         fail_on_in_doubt: bool = True,
+        show_numbers: bool = False,
         qontak_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
@@ -170,6 +175,7 @@ class QontakBulkSendOperator(BaseOperator):
         self.resend_in_doubt = resend_in_doubt
         self.send_duplicates = send_duplicates
         self.fail_on_in_doubt = fail_on_in_doubt
+        self.show_numbers = show_numbers
         self.qontak_conn_id = qontak_conn_id
 
     @cached_property
@@ -178,6 +184,12 @@ class QontakBulkSendOperator(BaseOperator):
         from qontak_provider.hooks.qontak import QontakHook
 
         return QontakHook(qontak_conn_id=self.qontak_conn_id, rate_per_minute=self.rate_per_minute)
+
+    def shown_value(self, field: str, value: Any) -> Any:
+        """A list of rows is shown as its length: rows hold phone numbers (unless ``show_numbers``)."""
+        if field != "recipients" or self.show_numbers or not _is_rows(value):
+            return value
+        return f"[{len(value)} recipient rows, not shown: they hold phone numbers (show_numbers=True shows)]"
 
     # ------------------------------------------------------------------------------------------ helpers
 
@@ -203,7 +215,7 @@ class QontakBulkSendOperator(BaseOperator):
 
     def _source(self) -> tuple[Any, int | None, str]:
         """The row source, its length when known, and a fingerprint of it."""
-        recipients = self.recipients
+        recipients = self.real("recipients")
         if isinstance(recipients, (str, os.PathLike)) or hasattr(recipients, "open"):
             path = self._as_path(recipients)
             return path, None, f"file:{path!s}"
@@ -444,3 +456,10 @@ def _sent_phrase(counts: Mapping[str, int]) -> str:
     if not sent:
         return "no row was sent"
     return "the 1 valid row was sent" if sent == 1 else f"the {sent} valid rows were sent"
+
+
+def _is_rows(value: Any) -> bool:
+    """A list of rows (not a path, a file, or a single mapping)."""
+    if isinstance(value, (str, bytes, os.PathLike, Mapping)) or hasattr(value, "open"):
+        return False
+    return isinstance(value, Sequence) or hasattr(value, "__len__")

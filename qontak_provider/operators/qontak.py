@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator
 
 from qontak_provider.defaults import DEFAULT_CONN_ID
 from qontak_provider.operators._idempotency import IN_DOUBT_POLICIES, SEND_STATE_KEY
+from qontak_provider.operators._private import PrivateTemplateFields
 from qontak_provider.operators._send import as_bool
 
 if TYPE_CHECKING:
@@ -143,7 +144,7 @@ class QontakListTemplatesOperator(_QontakBaseOperator):
         return [template.model_dump(mode="json") for template in templates]
 
 
-class QontakSendDirectOperator(_QontakBaseOperator):
+class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
     """
     Send one WhatsApp template message (Qontak direct send), validated before sending and safe to retry.
 
@@ -196,10 +197,15 @@ class QontakSendDirectOperator(_QontakBaseOperator):
         message: ``"fail"`` (default; never sends a second message), ``"reconcile"`` (search Qontak's
         broadcast list for the message and adopt it when proven; otherwise fail) or ``"resend"`` (send
         again: the recipient may get the message twice). (templated)
+    :param show_numbers: show the recipient's full number in XCom and in the rendered template fields the
+        UI shows; by default both carry it masked (``62812*****890``), as the logs do.
+    :param mask_values: treat the body and button values as secrets, e.g. an OTP code: the rendered
+        template fields show ``***`` for them, and Airflow's secrets masker hides them in logs.
     :param qontak_conn_id: :ref:`Qontak connection id <howto/connection:qontak>`. (templated)
     :return: ``{"broadcast_id", "template_id", "template_name", "channel_integration_id", "to_number",
-        "created_at", "reused", "dry_run"}``; ``reused`` is true when an earlier try had already sent it.
-        A dry run also returns the ``payload`` it would send.
+        "created_at", "reused", "dry_run"}`` (``to_number`` masked unless ``show_numbers``); ``reused`` is
+        true when an earlier try had already sent it. A dry run also returns the ``payload`` it would send,
+        its number masked (and its values, with ``mask_values``).
     """
 
     template_fields: Sequence[str] = (
@@ -220,6 +226,7 @@ class QontakSendDirectOperator(_QontakBaseOperator):
         "qontak_conn_id",
     )
     template_fields_renderers = {"body": "json", "buttons": "json", "payload": "json"}
+    private_template_fields = ("to_number", "payload", "body", "buttons")
 
     def __init__(
         self,
@@ -238,6 +245,8 @@ class QontakSendDirectOperator(_QontakBaseOperator):
         default_region: str | None = None,
         dry_run: bool = False,
         on_send_in_doubt: str = "fail",
+        show_numbers: bool = False,
+        mask_values: bool = False,
         qontak_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
@@ -258,6 +267,29 @@ class QontakSendDirectOperator(_QontakBaseOperator):
         # argument name is what DAG authors expect.
         self.dry_run = dry_run  # type: ignore[method-assign,assignment]
         self.on_send_in_doubt = on_send_in_doubt
+        self.show_numbers = show_numbers
+        self.mask_values = mask_values
+
+    def shown_value(self, field: str, value: Any) -> Any:
+        """The number masked (unless ``show_numbers``), the values hidden (with ``mask_values``)."""
+        from qontak_provider.operators._private import hidden_values, mask_secret_values, masked_number
+
+        if field in ("body", "buttons"):
+            if not self.mask_values or value is None:
+                return value
+            mask_secret_values(value)
+            return hidden_values(value)
+        if field == "to_number":
+            return value if self.show_numbers or value is None else masked_number(value)
+        if field == "payload" and isinstance(value, Mapping):
+            shown = dict(value)
+            if not self.show_numbers and "to_number" in shown:
+                shown["to_number"] = masked_number(shown["to_number"])
+            if self.mask_values and isinstance(shown.get("parameters"), Mapping):
+                mask_secret_values(shown["parameters"])
+                shown["parameters"] = hidden_values(shown["parameters"])
+            return shown
+        return value
 
     # ----------------------------------------------------------------------------------------------- build
 
@@ -275,17 +307,17 @@ class QontakSendDirectOperator(_QontakBaseOperator):
         try:
             return prepare_direct_send(
                 self.hook,
-                to_number=self.to_number,
+                to_number=self.real("to_number"),
                 to_name=self.to_name,
                 template_id=self.template_id,
                 template_name=self.template_name,
                 language=self.language,
                 channel_integration_id=self.channel_integration_id,
-                body=self.body,
+                body=self.real("body"),
                 header_url=self.header_url,
                 header_filename=self.header_filename,
-                buttons=self.buttons,
-                payload=self.payload,
+                buttons=self.real("buttons"),
+                payload=self.real("payload"),
                 default_region=self.default_region,
             )
         except QontakPayloadError as err:
@@ -300,7 +332,7 @@ class QontakSendDirectOperator(_QontakBaseOperator):
 
         from qontak_provider.client.payload import language_mismatch
         from qontak_provider.client.phone import mask_phone
-        from qontak_provider.operators._send import masked_wire, payload_fingerprint, send_summary
+        from qontak_provider.operators._send import masked_wire, payload_fingerprint
 
         policy = self.on_send_in_doubt
         if policy not in IN_DOUBT_POLICIES:
@@ -321,9 +353,12 @@ class QontakSendDirectOperator(_QontakBaseOperator):
                 template.name,
                 template.id,
                 masked,
-                masked_wire(wire),
+                masked_wire(wire, values=self.mask_values),
             )
-            return {**send_summary(request, template, dry_run=True), "payload": wire}
+            shown = masked_wire(wire, values=self.mask_values)
+            if self.show_numbers:
+                shown["to_number"] = wire["to_number"]
+            return {**self._summary(request, template, dry_run=True), "payload": shown}
 
         store = context.get("task_state_store")
         if store is None:
@@ -372,7 +407,6 @@ class QontakSendDirectOperator(_QontakBaseOperator):
         from qontak_provider.client.phone import mask_phone
         from qontak_provider.client.timestamps import utcnow
         from qontak_provider.operators._idempotency import attempt_record, sent_record
-        from qontak_provider.operators._send import send_summary
 
         attempt = attempt_record(request, fingerprint, utcnow())
         if store is not None:
@@ -420,7 +454,18 @@ class QontakSendDirectOperator(_QontakBaseOperator):
         if store is not None:
             store.set(SEND_STATE_KEY, sent_record(attempt, broadcast))
         self.log.info("Qontak created broadcast %s for %s.", broadcast.id, mask_phone(request.to_number))
-        return send_summary(request, template, broadcast)
+        return self._summary(request, template, broadcast)
+
+    def _summary(
+        self,
+        request: DirectSendRequest,
+        template: Template,
+        broadcast: Broadcast | None = None,
+        **flags: bool,
+    ) -> dict[str, Any]:
+        from qontak_provider.operators._send import send_summary
+
+        return send_summary(request, template, broadcast, show_number=self.show_numbers, **flags)
 
     # ------------------------------------------------------------------------------------ retries, doubt
 
@@ -430,7 +475,6 @@ class QontakSendDirectOperator(_QontakBaseOperator):
         from airflow.sdk.exceptions import AirflowFailException
 
         from qontak_provider.client.errors import QontakNotFoundError
-        from qontak_provider.operators._send import send_summary
 
         broadcast_id = str(record["broadcast_id"])
         if record.get("fingerprint") != fingerprint:
@@ -451,7 +495,7 @@ class QontakSendDirectOperator(_QontakBaseOperator):
                 f"An earlier try recorded broadcast {broadcast_id}, but Qontak does not find it: {err} "
                 f"It is not sent again; delete the task state key {SEND_STATE_KEY!r} to send deliberately."
             ) from err
-        return send_summary(request, template, broadcast, reused=True)
+        return self._summary(request, template, broadcast, reused=True)
 
     def _resolve_in_doubt(
         self,
@@ -477,7 +521,6 @@ class QontakSendDirectOperator(_QontakBaseOperator):
         from qontak_provider.client.timestamps import parse_timestamp
         from qontak_provider.ledger.reconcile import BroadcastFinder, ReconcileUnavailable
         from qontak_provider.operators._idempotency import sent_record
-        from qontak_provider.operators._send import send_summary
 
         started = record.get("started_at")
         where = "this try" if cause is not None else "an earlier try of this task instance"
@@ -524,7 +567,7 @@ class QontakSendDirectOperator(_QontakBaseOperator):
             self.log.info("Reconciled: broadcast %s is the in-doubt send; not sending again.", broadcast.id)
             if store is not None:
                 store.set(SEND_STATE_KEY, sent_record(record, broadcast, how="reconciled"))
-            return send_summary(request, template, broadcast, reused=True)
+            return self._summary(request, template, broadcast, reused=True)
         if len(result.proven) > 1:
             ids = ", ".join(b.id for b in result.proven)
             raise AirflowFailException(

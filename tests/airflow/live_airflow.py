@@ -37,7 +37,12 @@ and its supervisor name that id in their process title (``/proc/<pid>/cmdline``)
 scheduler started here are considered, so another Airflow on the machine is never touched.
 
 Everything is stopped on exit: SIGTERM to each process group, then SIGKILL to anything still alive in the
-sessions started here (task runners live in their own process groups, but in the same session).
+sessions started here (task runners live in their own process groups, but in the same session). Should the
+test process itself die without that (SIGKILL, a CI timeout), a small watchdog process notices within a
+second and SIGKILLs those sessions.
+
+Debugging: with ``LIVE_AIRFLOW_KEEP_HOME=1`` the temporary ``AIRFLOW_HOME`` is kept (its path is printed):
+``process-logs/<process>.log`` and the task logs under ``logs/dag_id=.../attempt=N.log``.
 """
 
 from __future__ import annotations
@@ -68,6 +73,27 @@ TI_DONE = frozenset({"success", "failed", "skipped", "upstream_failed", "removed
 
 _TASK_TITLE = "airflow worker -- "
 _SUPERVISOR_TITLE = "airflow worker -- LocalExecutor"
+
+#: Run by a small watchdog process: when the test process dies without stopping Airflow (SIGKILL, a CI
+#: timeout), SIGKILL every process of the given sessions, then remove the temporary home if one is named.
+#: argv: parent pid, home to remove (or ""), then the session ids.
+_WATCHDOG = """
+import os, shutil, signal, sys, time
+parent, home, sessions = int(sys.argv[1]), sys.argv[2], {int(s) for s in sys.argv[3:]}
+while os.getppid() == parent:
+    time.sleep(1)
+for name in os.listdir("/proc"):
+    if name.isdigit():
+        try:
+            text = open(f"/proc/{name}/stat").read()
+            if int(text[text.rindex(")") + 2 :].split()[3]) in sessions:
+                os.kill(int(name), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+if home:
+    time.sleep(1)
+    shutil.rmtree(home, ignore_errors=True)
+"""
 
 
 class LiveAirflowError(RuntimeError):
@@ -233,6 +259,7 @@ class LiveAirflow:
     api_url: str
     env: dict[str, str]
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    watchdog: subprocess.Popen[bytes] | None = None
     log_dir: Path = field(init=False)
     _http: httpx.Client = field(init=False, repr=False)
 
@@ -256,6 +283,19 @@ class LiveAirflow:
             )
         self.processes[name] = proc
         return proc
+
+    def start_watchdog(self, remove_home: bool = False) -> None:
+        """
+        Start the process that kills the Airflow sessions (and removes ``home`` when ``remove_home``) should
+        this process die without :meth:`stop`.
+        """
+        sessions = [str(proc.pid) for proc in self.processes.values()]
+        home = str(self.home) if remove_home else ""
+        self.watchdog = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(os.getpid()), home, *sessions],
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def check_alive(self) -> None:
         """Raise (with the log tails) if any Airflow process has exited."""
@@ -296,6 +336,9 @@ class LiveAirflow:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+        if self.watchdog is not None:
+            self.watchdog.kill()
+            self.watchdog.wait(timeout=5)
         self._http.close()
         return sorted(set(killed))
 
@@ -594,6 +637,7 @@ def live_airflow(
         )
         airflow.start_process("scheduler", "scheduler", "--skip-serve-logs")
         airflow.start_process("dag-processor", "dag-processor")
+        airflow.start_watchdog(remove_home=made_home and not keep_home)
         airflow.wait_ready(dag_ids, timeout=startup_timeout)
         yield airflow
     finally:

@@ -35,8 +35,11 @@ class Measured:
     :param in_doubt: / :param sent: / :param skipped_already_sent: the operator's counts for its final try
         (``None``: not found), read from ``counts_from`` (``xcom``, ``results`` or ``log``).
     :param never_sent_not_in_doubt: recipients never sent whose row the final try's result table does not
-        report in doubt (``None`` without a result table).
-    :param seconds: wall time of the case; :param broken: the promise parts that failed, e.g. ``["(b)"]``.
+        report in doubt (``None`` without a result table); :param in_doubt_but_sent: rows reported in doubt
+        whose recipient did get the message (same source).
+    :param sends_histogram: messages received -> how many recipients received that many.
+    :param seconds: wall time of the case; :param broken: the promise parts that failed, e.g. ``["(b)"]``;
+        :param problems: what exactly failed, with the numbers.
     """
 
     case: str
@@ -54,15 +57,18 @@ class Measured:
     skipped_already_sent: int | None = None
     counts_from: str = ""
     never_sent_not_in_doubt: int | None = None
+    in_doubt_but_sent: int | None = None
+    sends_histogram: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
     broken: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
 
 def format_table(rows: list[Measured]) -> str:
     """The measured figures, one line per case."""
     header = (
         "case", "list", "killed@", "final", "try", "sends", "never", "dup", "in_doubt", "sent",
-        "skipped", "never&!doubt", "from", "broken",
+        "skipped", "doubt&sent", "never&!doubt", "from", "broken",
     )  # fmt: skip
     lines = [header]
     for r in rows:
@@ -70,7 +76,8 @@ def format_table(rows: list[Measured]) -> str:
             (
                 r.case, r.broadcast_list, str(r.killed_at), r.final_state, str(r.final_try),
                 str(r.sandbox_sends), str(r.never_sent), str(r.duplicated), _num(r.in_doubt), _num(r.sent),
-                _num(r.skipped_already_sent), _num(r.never_sent_not_in_doubt), r.counts_from,
+                _num(r.skipped_already_sent), _num(r.in_doubt_but_sent), _num(r.never_sent_not_in_doubt),
+                r.counts_from,
                 ",".join(r.broken) or "-",
             )
         )  # fmt: skip
@@ -105,6 +112,7 @@ def check_promise(m: Measured, max_concurrency: int) -> None:
         problems.append(f"(b) {m.in_doubt} rows in doubt, more than max_concurrency {max_concurrency}")
     if m.in_doubt and m.final_state == "success":
         problems.append(f"(c) {m.in_doubt} rows in doubt but the run ended in success")
-    m.broken = [p[:3] for p in problems]
+    m.problems = problems
+    m.broken = sorted({p[:3] for p in problems})
     if problems:
         raise PromiseBroken("; ".join(problems) + f". {figures}")

@@ -34,6 +34,7 @@ import re
 import signal
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -210,6 +211,7 @@ def measure(
     measured.recipients_sent = sum(1 for n in per_customer.values() if n)
     measured.never_sent = sum(1 for n in per_customer.values() if n == 0)
     measured.duplicated = sum(1 for n in per_customer.values() if n >= 2)
+    measured.sends_histogram = dict(sorted(Counter(per_customer.values()).items()))
 
     rows = _final_results(results_dir, run_id, measured.final_try)
     reported, measured.counts_from = _reported_counts(airflow, run_id, measured.final_try, rows)
@@ -222,6 +224,7 @@ def measure(
         measured.never_sent_not_in_doubt = sum(
             1 for key, n in per_customer.items() if n == 0 and key not in in_doubt_keys
         )
+        measured.in_doubt_but_sent = sum(1 for key in in_doubt_keys if per_customer.get(key, 0) > 0)
     measured.seconds = round(time.monotonic() - started, 1)
     return measured
 

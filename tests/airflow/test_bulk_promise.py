@@ -30,14 +30,14 @@ def kept(**changes: object) -> Measured:
     return base
 
 
-def test_a_case_that_keeps_the_promise_passes():
+def test_a_case_that_keeps_the_promise_passes() -> None:
     m = kept()
     check_promise(m, max_concurrency=8)
     assert m.broken == []
     check_promise(kept(in_doubt=0, never_sent=0, final_state="success"), max_concurrency=8)
 
 
-def test_a_duplicate_is_a_plain_failure_never_excused_as_promise_broken():
+def test_a_duplicate_is_a_plain_failure_never_excused_as_promise_broken() -> None:
     with pytest.raises(AssertionError, match=r"\(a\) 2 recipients") as caught:
         check_promise(kept(duplicated=2), max_concurrency=8)
     assert not isinstance(caught.value, PromiseBroken)
@@ -53,7 +53,9 @@ def test_a_duplicate_is_a_plain_failure_never_excused_as_promise_broken():
         ({"in_doubt": 100, "final_state": "success"}, ["(b)", "(c)"], "100 rows in doubt"),
     ],
 )
-def test_b_and_c_raise_promise_broken_with_the_figures(changes, broken, message):
+def test_b_and_c_raise_promise_broken_with_the_figures(
+    changes: dict[str, object], broken: list[str], message: str
+) -> None:
     m = kept(**changes)
     with pytest.raises(PromiseBroken, match=message) as caught:
         check_promise(m, max_concurrency=8)
@@ -61,13 +63,13 @@ def test_b_and_c_raise_promise_broken_with_the_figures(changes, broken, message)
     assert "killed at 100 sends" in str(caught.value)
 
 
-def test_missing_operator_counts_fail_plainly():
+def test_missing_operator_counts_fail_plainly() -> None:
     with pytest.raises(AssertionError, match="found nowhere") as caught:
         check_promise(kept(in_doubt=None), max_concurrency=8)
     assert not isinstance(caught.value, PromiseBroken)
 
 
-def test_table_has_one_aligned_line_per_case():
+def test_table_has_one_aligned_line_per_case() -> None:
     table = format_table([kept(), kept(case="task+supervisor@37", in_doubt=None)]).splitlines()
     assert len(table) == 3
     assert table[0].split()[:3] == ["case", "list", "killed@"]

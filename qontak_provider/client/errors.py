@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -168,10 +169,37 @@ def mask_digits(text: str) -> str:
     return _PHONE_RE.sub(lambda match: mask_phone(match.group(0)), text)
 
 
+#: Longest part of Qontak's own messages quoted in an error message (the full list is on ``.messages``).
+MAX_SAID = 300
+
+
 def _said(messages: Sequence[str]) -> str:
     if not messages:
         return ""
-    return " Qontak said: " + mask_digits("; ".join(str(m) for m in messages)) + "."
+    text = "; ".join(str(m) for m in messages)
+    if len(text) > MAX_SAID:
+        text = text[: MAX_SAID - 1].rstrip() + "…"
+    return " Qontak said: " + mask_digits(text) + "."
+
+
+def _clock_note(date: str | None, now: datetime | None) -> str:
+    """For a 401: the measured skew, when the gateway's ``Date`` shows this machine's clock is too far off."""
+    from qontak_provider.client.signing import MAX_CLOCK_SKEW_SECONDS, parse_http_date
+
+    if date is None or now is None:
+        return ""
+    try:
+        skew = (now - parse_http_date(date)).total_seconds()
+    except ValueError:
+        return ""
+    if abs(skew) < MAX_CLOCK_SKEW_SECONDS:
+        return ""
+    way = "ahead of" if skew > 0 else "behind"
+    return (
+        f" This machine's clock is {abs(skew):.0f} s {way} the gateway's (its Date header), and Mekari "
+        f"refuses signatures {MAX_CLOCK_SKEW_SECONDS} s or more away: that alone explains this 401. Fix the "
+        "clock (NTP) of this machine or container."
+    )
 
 
 def is_not_found_message(messages: Sequence[str]) -> bool:
@@ -188,6 +216,7 @@ def error_for_response(  # noqa: PLR0911 - one return per status family
     target: str | None = None,
     attempts: int = 1,
     reset_after: float | None = None,
+    now: datetime | None = None,
 ) -> QontakError:
     """
     Build the typed error for a final non-success HTTP answer.
@@ -197,6 +226,7 @@ def error_for_response(  # noqa: PLR0911 - one return per status family
         which a 404 or 405 means the endpoint is unavailable rather than an id unknown.
     :param attempts: how many attempts were made, for the message.
     :param reset_after: seconds until a rate limit resets, for :class:`QontakRateLimitError`.
+    :param now: this machine's time, to measure a 401's clock skew against the server's ``Date``.
     """
     status = outcome.status
     messages = list(outcome.messages)
@@ -215,8 +245,9 @@ def error_for_response(  # noqa: PLR0911 - one return per status family
         reason = (
             "refused the credentials" if status == 401 else "refused access (missing scope or permission)"
         )
+        skew = _clock_note(outcome.date, now) if status == 401 else ""
         return QontakAuthenticationError(
-            f"The Mekari gateway {reason} (HTTP {status}{rid}) for {what}.{said} {AUTH_HINT} "
+            f"The Mekari gateway {reason} (HTTP {status}{rid}) for {what}.{said}{skew} {AUTH_HINT} "
             "Authentication failures are never retried.",
             **common,  # type: ignore[arg-type]
         )

@@ -60,12 +60,14 @@ class HttpOutcome:
     :param messages: Qontak's ``error.messages`` (or the gateway's ``message``) parsed from the body.
     :param retry_after: the raw ``Retry-After`` header, if any.
     :param request_id: the server's ``X-Request-Id``, if any.
+    :param date: the server's ``Date`` header, if any (its clock, for a 401's clock-skew check).
     """
 
     status: int
     messages: tuple[str, ...] = ()
     retry_after: str | None = None
     request_id: str | None = None
+    date: str | None = None
 
 
 @dataclass(frozen=True)
@@ -249,7 +251,9 @@ def decide(  # noqa: PLR0911 - one return per rule reads better than a result va
         return Decision(delay=max(announced or 0.0, policy.backoff(attempt, random)))
     # 401/403, other 4xx, a send's 5xx, and anything unexpected: never retried.
     return Decision(
-        error=error_for_response(kind, outcome, method=method, path=path, target=target, attempts=attempt)
+        error=error_for_response(
+            kind, outcome, method=method, path=path, target=target, attempts=attempt, now=now
+        )
     )
 
 

@@ -13,6 +13,7 @@ answers the same way:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -184,13 +185,15 @@ def parse_error_messages(content: bytes) -> tuple[str, ...]:
     """
     body = parse_json(content)
     if body is None:
-        text = content[:200].decode("utf-8", "replace").strip() if content else ""
+        text = excerpt(content)
         return (text,) if text else ()
     found: list[str] = []
 
     def add(value: Any) -> None:
         if isinstance(value, str) and value.strip():
-            found.append(value.strip())
+            text = value.strip()
+            # A page quoted inside JSON is read like a page that came alone (long text is cut in messages).
+            found.append(excerpt(text) if "<" in text and ">" in text else text)
         elif isinstance(value, list):
             for item in value:
                 add(item)
@@ -212,12 +215,36 @@ def parse_error_messages(content: bytes) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
+#: Longest excerpt of a server's text quoted in an error message.
+MAX_EXCERPT = 160
+_TITLE_RE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG_RE = re.compile(r"<[^>]*>")
+_SPACE_RE = re.compile(r"\s+")
+
+
+def excerpt(content: bytes | str, limit: int = MAX_EXCERPT) -> str:
+    """
+    A short, readable excerpt of a body that is not JSON: an HTML page (a proxy's or load balancer's 502)
+    becomes its ``<title>`` or its text without tags, white space is collapsed, and the result is cut to
+    ``limit`` characters.
+    """
+    raw = content.encode("utf-8", "replace") if isinstance(content, str) else content
+    head = raw[:20_000]
+    title = _TITLE_RE.search(head)
+    text = (title.group(1) if title else head).decode("utf-8", "replace")
+    if title is None and "<" in text and ">" in text:
+        text = _TAG_RE.sub(" ", text)
+    text = _SPACE_RE.sub(" ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def http_outcome(response: RawResponse) -> HttpOutcome:
     return HttpOutcome(
         status=response.status,
         messages=parse_error_messages(response.content),
         retry_after=response.retry_after,
         request_id=response.request_id,
+        date=response.date,
     )
 
 

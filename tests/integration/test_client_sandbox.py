@@ -7,6 +7,7 @@ each test; ``@pytest.mark.qontak_sandbox(...)`` changes its settings for one tes
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,11 @@ from qontak_provider.client.errors import (
     QontakNotFoundError,
     QontakPayloadError,
     QontakSendInDoubtError,
+    QontakServerError,
     QontakValidationError,
 )
 from qontak_provider.client.models import Broadcast, BroadcastLogEntry, BroadcastStatus, Pagination
+from qontak_provider.client.policy import RetryPolicy
 from qontak_provider.client.sync import QontakClient
 from qontak_provider.client.timestamps import utcnow
 
@@ -206,3 +209,38 @@ def test_paced_sends_stay_under_the_sandbox_limit(kind: str, qontak_sandbox: Any
     finally:
         client.close()
     assert direct_sends(qontak_sandbox) == {"201": 5}
+
+
+def test_a_401_from_a_skewed_clock_says_how_far_off_it_is(kind: str, qontak_sandbox: Any) -> None:
+    """Ten minutes off: the gateway refuses the signature, and its Date header shows why."""
+    client = connect(kind, qontak_sandbox, now=lambda: utcnow() + timedelta(minutes=10))
+    try:
+        with pytest.raises(QontakAuthenticationError) as info:
+            client.list_channels()
+    finally:
+        client.close()
+    assert re.search(r"This machine's clock is 60\d s ahead of the gateway's", str(info.value))
+    assert "that alone explains this 401" in str(info.value)
+
+
+def test_an_html_error_page_is_quoted_as_a_short_excerpt(kind: str) -> None:
+    from faultserver import FaultServer, Reply
+
+    page = (
+        "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1>"
+        + "<p>"
+        + "upstream trouble " * 500
+        + "</p></body></html>"
+    )
+    with FaultServer() as server:
+        server.default = lambda _r: Reply(502, page.encode(), headers={"Content-Type": "text/html"})
+        from faultserver import open_client
+
+        client = open_client(kind, server.url, retry_policy=RetryPolicy(max_attempts=1))
+        try:
+            with pytest.raises(QontakServerError) as info:
+                client.get_channel("x")
+        finally:
+            client.close()
+    text = str(info.value)
+    assert "Qontak said: 502 Bad Gateway." in text and "upstream trouble" not in text and len(text) < 400

@@ -123,3 +123,33 @@ class TestErrorTexts:
 )
 def test_is_not_found_message(messages: tuple[str, ...], expected: bool) -> None:
     assert is_not_found_message(messages) is expected
+
+
+class TestErrorsThatHelp:
+    NOW = __import__("datetime").datetime(2026, 1, 1, 12, 0, 0, tzinfo=__import__("datetime").timezone.utc)
+
+    def test_a_401_with_a_far_server_clock_says_the_skew(self) -> None:
+        outcome = HttpOutcome(401, ("Unauthorized",), date="Thu, 01 Jan 2026 11:50:00 GMT")
+        error = error_for_response("read", outcome, method="GET", path="/p", now=self.NOW)
+        assert "This machine's clock is 600 s ahead of the gateway's" in str(error)
+        assert "that alone explains this 401" in str(error)
+        behind = HttpOutcome(401, (), date="Thu, 01 Jan 2026 12:07:00 GMT")
+        assert "420 s behind" in str(
+            error_for_response("read", behind, method="GET", path="/p", now=self.NOW)
+        )
+
+    def test_a_401_with_a_close_clock_does_not_blame_it(self) -> None:
+        outcome = HttpOutcome(401, (), date="Thu, 01 Jan 2026 11:58:00 GMT")
+        assert "alone explains" not in str(
+            error_for_response("read", outcome, method="GET", path="/p", now=self.NOW)
+        )
+        no_date = HttpOutcome(401, ())
+        assert "alone explains" not in str(
+            error_for_response("read", no_date, method="GET", path="/p", now=self.NOW)
+        )
+
+    def test_very_long_server_messages_are_cut_in_the_text_only(self) -> None:
+        long = "x" * 5000
+        error = error_for_response("read", HttpOutcome(500, (long,)), method="GET", path="/p")
+        assert len(str(error)) < 700 and "…" in str(error)
+        assert error.messages == [long]

@@ -51,7 +51,12 @@ SEND = Call("POST", "http://x/p", "/p", "send", b"{}")
         (b'{"errors":[{"title":"a"},{"detail":"b"}, "c"]}', ("a", "b", "c")),
         (b'{"error":{"messages":["dup"]},"message":"dup"}', ("dup",)),
         (b'["x", "y"]', ("x", "y")),
-        (b"<html>Bad gateway</html>", ("<html>Bad gateway</html>",)),
+        (b"<html>Bad gateway</html>", ("Bad gateway",)),
+        (
+            b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title><style>body{}</style></head>"
+            b"<body><h1>502 Bad Gateway</h1><hr><center>nginx</center></body></html>",
+            ("502 Bad Gateway",),
+        ),
         (b"", ()),
         (b"{}", ()),
         (b'{"error":{"code":500,"messages":[]}}', ()),
@@ -62,8 +67,14 @@ def test_parse_error_messages(body: bytes, expected: tuple[str, ...]) -> None:
     assert parse_error_messages(body) == expected
 
 
-def test_long_non_json_bodies_are_cut() -> None:
-    assert len(parse_error_messages(b"x" * 5000)[0]) == 200
+def test_an_html_page_without_title_becomes_its_text() -> None:
+    body = b"<html><body>\n  <h1>Service   Unavailable</h1>\n<p>Try later</p></body></html>"
+    assert parse_error_messages(body) == ("Service Unavailable Try later",)
+
+
+def test_long_non_json_bodies_are_cut_to_a_short_excerpt() -> None:
+    (text,) = parse_error_messages(b"word " * 5000)
+    assert len(text) == 160 and text.endswith("…")
 
 
 # -------------------------------------------------------------------------------------------- envelopes

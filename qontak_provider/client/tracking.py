@@ -61,6 +61,8 @@ MAX_ERRORS_SHOWN = 5
 LIST_ORDER: dict[str, str] = {"order_by": "created_at", "order_direction": "desc"}
 
 Source = Literal["list", "detail", "log"]
+#: Broadcasts whose list (or detail) counts must prove stale before the whole endpoint is taken as stale.
+STALE_PROOFS = 3
 
 
 # ---------------------------------------------------------------------------------------------- the input
@@ -445,9 +447,12 @@ class DeliveryTracker:
         self.not_found: list[str] = []
         #: Why the list is not used (``None`` while it is).
         self.list_unavailable: str | None = None if self.options.use_list else "disabled by the caller"
+        #: Whether the detail endpoint's counts proved to carry no information (then logs are read).
+        self.detail_stale = False
         self.polls = 0
         self._notices: list[str] = []
         self._unknown_seen: set[str] = set()
+        self._stale_proofs: Counter[str] = Counter()
 
     # ------------------------------------------------------------------------------------------ feeding
 
@@ -472,17 +477,41 @@ class DeliveryTracker:
         if broadcast_id not in self.not_found:
             self.not_found.append(broadcast_id)
 
-    def observe_list_unavailable(self, reason: str) -> None:
+    def observe_list_unavailable(self, reason: str, *, what: str = "is not available to this task") -> None:
         """Stop using the list for the rest of this run (one notice says why)."""
         if self.list_unavailable is None:
             self.list_unavailable = reason
             self._notices.append(
-                "The broadcast list (GET /broadcasts/whatsapp) is not available to this task; reading each "
-                f"broadcast's detail and log instead for the rest of this run. Reason: {reason}"
+                f"The broadcast list (GET /broadcasts/whatsapp) {what}; reading each broadcast's detail and "
+                f"log instead for the rest of this run. Reason: {reason}"
             )
         for progress in self.broadcasts.values():
             if progress.source == "list":
                 progress.source = "detail"
+
+    def observe_stale(self, endpoint: Literal["list", "detail"]) -> None:
+        """
+        One broadcast showed that ``endpoint``'s counts carried no information while a more direct source
+        had some; after :data:`STALE_PROOFS` such broadcasts the endpoint is not asked again in this run.
+        """
+        self._stale_proofs[endpoint] += 1
+        if self._stale_proofs[endpoint] < STALE_PROOFS:
+            return
+        if endpoint == "list":
+            self.observe_list_unavailable(
+                f"its counts carried no information for {STALE_PROOFS} broadcasts that had progressed",
+                what="shows counts that carry no information",
+            )
+        elif not self.detail_stale:
+            self.detail_stale = True
+            self._notices.append(
+                "The broadcast detail (GET /broadcasts/{id}/whatsapp) shows counts that carry no information "
+                f"for {STALE_PROOFS} broadcasts whose log had rows; reading each broadcast's log instead for "
+                "the rest of this run."
+            )
+            for progress in self.broadcasts.values():
+                if progress.source == "detail":
+                    progress.source = "log"
 
     def _note_unknown(self, progress: BroadcastProgress) -> None:
         for word in unknown_counts(progress.counts):
@@ -715,7 +744,7 @@ class ListScan:
         return [bid for bid in self._tracker.ids if bid in self._missing]
 
 
-def poll_steps(tracker: DeliveryTracker, *, final_logs: bool = True) -> PollSteps:  # noqa: PLR0912
+def poll_steps(tracker: DeliveryTracker, *, final_logs: bool = True) -> PollSteps:
     """
     One poll as a generator of requests: the sensor drives it with the sync client, the trigger with the
     async client, so the plan exists once. Send back each request's reply (see the request classes).
@@ -724,57 +753,72 @@ def poll_steps(tracker: DeliveryTracker, *, final_logs: bool = True) -> PollStep
     """
     tracker.polls += 1
     scan_list, single = tracker.status_plan()
-    confirm: list[str] = []  # list counts that carried no information: confirm by detail in this poll
+    confirm: list[str] = []  # list counts that carried no information: confirm one level down, now
     if scan_list:
-        scan = tracker.list_scan()
-        while scan.wants_more():
-            page = yield ListPage()
-            if isinstance(page, ListUnavailable):
-                tracker.observe_list_unavailable(page.reason)
-                break
-            if not scan.feed(cast("list[Broadcast]", page) if isinstance(page, list) else None):
-                break
-        if tracker.list_unavailable is not None:
-            leftover = [bid for bid in tracker.unsettled() if bid not in single]
-        else:
-            leftover = scan.leftover()
-            for bid in leftover:
-                tracker.broadcasts[bid].source = "detail"
-        stale = set(scan.uninformative)
-        confirm = [bid for bid in tracker.ids if bid in stale and bid not in single]
+        leftover, confirm = yield from _scan_list(tracker, single)
         single = single + [bid for bid in leftover if bid not in single]
-    logs: list[str] = []
     for bid in [*single, *confirm]:
-        progress = tracker.broadcasts[bid]
-        if progress.source == "log":
-            logs.append(bid)
-            continue
-        before = _fingerprint(progress.counts)
-        reply = yield GetBroadcast(bid)
-        if not isinstance(reply, Broadcast):
-            tracker.observe_not_found(bid)
-            continue
-        informative = progress.observe(reply)
-        tracker._note_unknown(progress)
-        if not informative:
-            logs.append(bid)  # the detail says no more: the log is the final word
-            continue
-        if bid in confirm:
-            progress.source = "detail"  # the list showed stale counts for it
-        if bid in single:
-            tracker.after_single_read(bid, _fingerprint(progress.counts) != before)
-    for bid in logs:
-        progress = tracker.broadcasts[bid]
-        before = _fingerprint(progress.counts)
-        entries = yield GetLog(bid)
-        if tracker.observe_log(bid, _rows(entries)):
-            progress.source = "log"  # the detail's counts carried no information while the log had rows
-        if bid in single:
-            tracker.after_single_read(bid, _fingerprint(progress.counts) != before)
+        yield from _read_one(tracker, bid, one_by_one=bid in single, confirming=bid in confirm)
     final = tracker.outcome() != "pending"
     for bid in tracker.logs_wanted(final=final and final_logs):
         entries = yield GetLog(bid)
         tracker.observe_log(bid, _rows(entries))
+
+
+def _scan_list(
+    tracker: DeliveryTracker, single: list[str]
+) -> Generator[Request, Reply, tuple[list[str], list[str]]]:
+    """Read list pages; return the ids to read one by one instead, and those whose counts need confirming."""
+    scan = tracker.list_scan()
+    while scan.wants_more():
+        page = yield ListPage()
+        if isinstance(page, ListUnavailable):
+            tracker.observe_list_unavailable(page.reason)
+            break
+        if not scan.feed(cast("list[Broadcast]", page) if isinstance(page, list) else None):
+            break
+    if tracker.list_unavailable is not None:
+        leftover = [bid for bid in tracker.unsettled() if bid not in single]
+    else:
+        leftover = scan.leftover()
+        for bid in leftover:
+            tracker.broadcasts[bid].source = "detail"
+    stale = set(scan.uninformative)
+    return leftover, [bid for bid in tracker.ids if bid in stale and bid not in single]
+
+
+def _read_one(
+    tracker: DeliveryTracker, bid: str, *, one_by_one: bool, confirming: bool
+) -> Generator[Request, Reply, None]:
+    """
+    Read one broadcast where it is known to be told right: its detail, and its log when the detail says no
+    more (or has proved stale). Each level that proved stale for it is skipped from then on.
+    """
+    progress = tracker.broadcasts[bid]
+    before = _fingerprint(progress.counts)
+    if progress.source != "log" and not (tracker.detail_stale and confirming):
+        reply = yield GetBroadcast(bid)
+        if not isinstance(reply, Broadcast):
+            tracker.observe_not_found(bid)
+            return
+        informative = progress.observe(reply)
+        tracker._note_unknown(progress)
+        if informative:
+            if confirming:
+                progress.source = "detail"  # the list showed stale counts for it
+                tracker.observe_stale("list")
+            if one_by_one:
+                tracker.after_single_read(bid, _fingerprint(progress.counts) != before)
+            return
+    entries = yield GetLog(bid)  # the log is the final word
+    if tracker.observe_log(bid, _rows(entries)):
+        if confirming:
+            tracker.observe_stale("list")
+        if progress.source != "log" and not tracker.detail_stale:
+            tracker.observe_stale("detail")  # its detail said nothing while its log had rows
+        progress.source = "log"
+    if one_by_one:
+        tracker.after_single_read(bid, _fingerprint(progress.counts) != before)
 
 
 def _rows(reply: Reply) -> list[BroadcastLogEntry]:

@@ -419,9 +419,32 @@ def test_stale_list_and_stale_detail_are_settled_by_the_log() -> None:
         server.logs[bid] = [row("read", read=1767225600)]
     tracker = DeliveryTracker(ids, target_status="read")
     made = drive(tracker, server)
-    assert made == [ListPage(), *[GetBroadcast(b) for b in ids], *[GetLog(b) for b in ids]]
+    # each broadcast's detail, then its log; after three such proofs the detail is not asked any more
+    b0, b1, b2, b3 = ids
+    assert made == [
+        ListPage(),
+        *[GetBroadcast(b0), GetLog(b0)],
+        *[GetBroadcast(b1), GetLog(b1)],
+        *[GetBroadcast(b2), GetLog(b2)],
+        GetLog(b3),
+    ]
     assert tracker.outcome() == "success"
     assert all(tracker.broadcasts[bid].source == "log" for bid in ids)
+    assert tracker.detail_stale and tracker.list_unavailable  # both endpoints proved stale
+    notices = tracker.take_notices()
+    assert any("detail" in n and "carry no information" in n for n in notices)
+    assert any("broadcast list" in n and "carry no information" in n for n in notices)
+
+
+def test_a_stale_list_is_given_up_after_three_proofs_and_not_scanned_again() -> None:
+    ids = ids_of(10)
+    server = FakeServer([bc(bid, minutes=i) for i, bid in enumerate(ids)])  # list: all zero
+    server.broadcasts = {bid: bc(bid, minutes=i, sent=1) for i, bid in enumerate(ids)}
+    tracker = DeliveryTracker(ids)
+    first = drive(tracker, server)
+    assert first == [ListPage(), *[GetBroadcast(bid) for bid in ids]]
+    assert tracker.list_unavailable and "no information" in tracker.list_unavailable
+    assert ListPage() not in drive(tracker, server)  # read one by one from now on
 
 
 def test_a_stale_detail_on_a_pending_broadcast_reads_the_log_but_does_not_stick_while_it_is_empty() -> None:

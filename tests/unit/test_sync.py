@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import threading
+import time
 
 import pytest
 import requests
@@ -10,7 +12,7 @@ import urllib3.exceptions
 
 from qontak_provider.client.auth import MekariHmacAuth, Secret
 from qontak_provider.client.policy import FailureKind
-from qontak_provider.client.sync import QontakClient, classify_requests_error
+from qontak_provider.client.sync import QontakClient, _Deadline, classify_requests_error
 
 
 def _refused() -> requests.ConnectionError:
@@ -92,3 +94,57 @@ def test_client_package_import_is_cheap_and_lazy() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert "AttributeError" in result.stderr and "nope" in result.stderr, result.stderr
+
+
+class _Socket:
+    def __init__(self) -> None:
+        self.shut = threading.Event()
+
+    def shutdown(self, how: int) -> None:
+        self.shut.set()
+
+
+class _Conn:
+    def __init__(self) -> None:
+        self.sock = _Socket()
+
+
+def _attempt(seconds: float, hold: float) -> tuple[_Conn, _Deadline]:
+    """Run one fake attempt on its own thread: claim a connection and hold it for ``hold`` seconds."""
+    conn = _Conn()
+    box: list[_Deadline] = []
+
+    def run() -> None:
+        with _Deadline(seconds) as deadline:
+            box.append(deadline)
+            _Deadline.claim(conn)
+            conn.sock.shut.wait(hold)
+            _Deadline.release(conn)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return conn, box[0]
+
+
+def test_deadline_shuts_the_socket_of_an_attempt_past_its_time() -> None:
+    conn, deadline = _attempt(0.05, hold=5)
+    assert conn.sock.shut.is_set() and deadline.fired
+
+
+def test_deadline_leaves_a_finished_attempt_and_a_returned_connection_alone() -> None:
+    conn, deadline = _attempt(0.2, hold=0)
+    time.sleep(0.4)  # past the deadline: the watchdog must find it cancelled
+    assert not conn.sock.shut.is_set() and not deadline.fired
+
+
+def test_one_watchdog_thread_serves_many_concurrent_deadlines() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(6) as pool:
+        started = time.monotonic()
+        results = list(pool.map(lambda i: _attempt(0.1 * (i % 3 + 1), hold=5), range(6)))
+        elapsed = time.monotonic() - started
+    assert all(conn.sock.shut.is_set() and d.fired for conn, d in results)
+    assert elapsed < 2.5  # each was cut at its own deadline (0.1 to 0.3 s), not at the 5 s hold
+    assert [t.name for t in threading.enumerate()].count("qontak-deadline") == 1

@@ -47,16 +47,8 @@ from qontak_provider.bulk.journal import (
     encode_journal,
 )
 from qontak_provider.bulk.render import PreparedRow
-from qontak_provider.client.errors import (
-    QontakAuthenticationError,
-    QontakError,
-    QontakNotFoundError,
-    QontakPayloadError,
-    QontakRateLimitError,
-    QontakSendInDoubtError,
-    QontakTransportError,
-    QontakValidationError,
-)
+from qontak_provider.client.errors import QontakAuthenticationError, QontakError, QontakPayloadError
+from qontak_provider.ledger.send import Fate, fate_of
 
 __all__ = [
     "OUTCOMES",
@@ -193,30 +185,23 @@ def format_progress(counts: Mapping[str, int], processed: int, elapsed: float, t
     return f"{head} | {processed} rows | {rate:.1f} msg/s"
 
 
-def classify_send_error(err: BaseException, *, handed_over: bool) -> tuple[str, str, bool]:  # noqa: PLR0911
+def classify_send_error(err: BaseException, *, handed_over: bool) -> tuple[str, str, bool]:
     """
     Map a failed send to ``(journal code, outcome, abort run)``.
 
-    Only errors that prove the request was not processed lead to a resend on the next try (``r``): every
-    error before the row was handed over, a connect failure, a rate limit left after the retries. A refusal
-    by Qontak is final (``f``); anything that may have reached Qontak is in doubt (``d``).
+    What the error means for the message is the send ledger's call
+    (:func:`~qontak_provider.ledger.send.fate_of`): refused is final (``f``), not sent is resent by the next
+    try (``r``), in doubt is reported (``d``). A request that could never be valid is ``invalid``. The run
+    stops on a rejected credential (every other row would be rejected too) and on an error that is not
+    Qontak's (a bug must not be repeated 10,000 times).
     """
-    if isinstance(err, QontakPayloadError):
-        return FAILED, "invalid", False
-    if isinstance(err, QontakAuthenticationError):
-        return RESEND, "failed", True
-    if not handed_over:  # the request never left: whatever it was, sending it again is safe
-        return RESEND, "failed", not isinstance(err, QontakError)
-    if isinstance(err, QontakSendInDoubtError):
-        return IN_DOUBT, "in_doubt", False
-    if isinstance(err, (QontakRateLimitError, QontakTransportError)):
-        return RESEND, "failed", False
-    if isinstance(err, (QontakValidationError, QontakNotFoundError)):
-        return FAILED, "failed", False
-    if isinstance(err, QontakError):
-        return IN_DOUBT, "in_doubt", False
-    # A bug or an unexpected exception after the request may have left: in doubt, and stop the run.
-    return IN_DOUBT, "in_doubt", True
+    fate = fate_of(err, handed_over=handed_over)
+    abort = isinstance(err, QontakAuthenticationError) or not isinstance(err, QontakError)
+    if fate is Fate.REFUSED:
+        return FAILED, "invalid" if isinstance(err, QontakPayloadError) else "failed", False
+    if fate is Fate.NOT_SENT:
+        return RESEND, "failed", abort
+    return IN_DOUBT, "in_doubt", abort
 
 
 class HandOverError(Exception):

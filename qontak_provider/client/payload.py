@@ -636,16 +636,16 @@ def _check_buttons(request: DirectSendRequest, template: Template) -> None:
             )
 
 
-def language_mismatch(request: DirectSendRequest, template: Template) -> str | None:
+def language_mismatch(template: Template, code: str | None) -> str | None:
     """
-    The warning to log when ``request`` asks for another language than ``template`` has, else ``None``.
+    The warning to log when a send asks for language ``code`` and ``template`` has another, else ``None``.
 
     The code is sent as given: Mekari's own OTP example sends ``id`` to a template its guide lists as
     ``en_US``, and which reading the server enforces is unknown. The risk is named instead: WhatsApp looks
     templates up by name and language and may fail the message in the broadcast log.
     """
-    code, own = request.language.code, template.language
-    if own is None or code.casefold() == own.casefold():
+    own = template.language
+    if own is None or not code or code.casefold() == own.casefold():
         return None
     return (
         f"language.code {code!r} differs from the language of template {template.name!r} ({own!r}); it is "

@@ -6,8 +6,9 @@ try left unconfirmed. A broadcast is a *candidate* when its channel integration,
 request's number. The list and the logs can lag behind a send, so finding nothing proves nothing.
 
 The list is asked newest first (``order_by=created_at&order_direction=desc``); the scan stops at the first
-page older than the attempt only while the server really answers in that order, and otherwise reads up to
-``max_pages``. Without the list there is nothing to reconcile against: :class:`ReconcileUnavailable`.
+page older than the attempt only once the server was seen answering in that order (two broadcasts newest
+first, none out of order), and otherwise reads up to ``max_pages``. Without the list there is nothing to
+reconcile against: :class:`ReconcileUnavailable`.
 """
 
 from __future__ import annotations
@@ -90,6 +91,9 @@ class BroadcastFinder:
 
         index: dict[tuple[str | None, str | None], list[Broadcast]] = {}
         previous: datetime | None = None
+        # Only a server seen answering newest first may end the scan early: a first page of old broadcasts
+        # from a server that ignores the order (oldest first) says nothing about the pages after it.
+        descending_seen = False
         pages = 0
         try:
             for page, _ in self._client.iter_broadcast_pages(**LIST_ORDER):
@@ -101,6 +105,8 @@ class BroadcastFinder:
                     if created is not None:
                         if previous is not None and created > previous:
                             self.newest_first = False
+                        elif previous is not None and created < previous:
+                            descending_seen = True
                         previous = created
                         if created < self._oldest:
                             older += 1
@@ -108,7 +114,8 @@ class BroadcastFinder:
                     template_id = (broadcast.message_template or {}).get("id")
                     key = (broadcast.channel_integration_id, template_id)
                     index.setdefault(key, []).append(broadcast)
-                if (self.newest_first and page and older == len(page)) or pages >= self._max_pages:
+                newest_first = self.newest_first and descending_seen
+                if (newest_first and page and older == len(page)) or pages >= self._max_pages:
                     break  # newest first: everything further down is older still
         except (QontakAuthenticationError, QontakEndpointUnavailableError, QontakServerError) as err:
             raise ReconcileUnavailable(

@@ -243,20 +243,18 @@ class QontakNotifier(BaseNotifier):
     # ----------------------------------------------------------------------------------------------- helpers
 
     def _fetch_template(self, hook: QontakHook) -> Template:
-        if self.template_id:
-            return hook.get_template(str(self.template_id))
-        return hook.find_template(str(self.template_name), self.language or None)
+        from qontak_provider.operators._send import resolve_template
+
+        return resolve_template(
+            hook, template_id=self.template_id, template_name=self.template_name, language=self.language
+        )
 
     def _build_requests(self, template: Template, config: QontakConnectionConfig) -> list[DirectSendRequest]:
         """Build and validate every message before sending any, so a bad argument sends nothing."""
         from qontak_provider.client.payload import build_direct_send
+        from qontak_provider.operators._send import pick_channel
 
-        channel = self.channel_integration_id or config.channel_integration_id
-        if not channel:
-            raise ValueError(
-                "No WhatsApp channel: pass channel_integration_id or set the connection's "
-                "'Default channel integration ID' extra."
-            )
+        channel = pick_channel(self.channel_integration_id, config.channel_integration_id)
         from qontak_provider.client.errors import QontakPayloadError
         from qontak_provider.client.phone import normalize_phone
 
@@ -275,7 +273,7 @@ class QontakNotifier(BaseNotifier):
                 template,
                 to_number=number,
                 to_name=str(self.to_name),
-                channel_integration_id=str(channel),
+                channel_integration_id=channel,
                 language=self.language or None,
                 body=body,
                 header_url=self.header_url or None,
@@ -287,7 +285,7 @@ class QontakNotifier(BaseNotifier):
         if built:
             from qontak_provider.client.payload import language_mismatch
 
-            mismatch = language_mismatch(built[0], template)
+            mismatch = language_mismatch(template, self.language or None)
             if mismatch:
                 self.log.warning("%s", mismatch)
         return built
@@ -325,16 +323,17 @@ class QontakNotifier(BaseNotifier):
 
     def _log_failure(self, err: BaseException, number: str | None = None) -> None:
         from qontak_provider.client.phone import mask_phone
+        from qontak_provider.ledger.send import Fate, fate_of
 
         target = f" to {mask_phone(number)}" if number else ""
+        if number and fate_of(err) is Fate.IN_DOUBT:
+            # Said so, because "could not be sent" would be wrong if it arrived; a callback is never retried.
+            what = f"Qontak notification{target} may or may not have been sent; it is not sent again"
+        else:
+            what = f"Qontak notification{target} could not be sent"
         # Only the error's own text: our errors never carry secrets and mask phone numbers; no traceback,
         # which would show local variables' values in some log formatters.
-        self.log.error(
-            "Qontak notification%s could not be sent (the original failure is unaffected): %s: %s",
-            target,
-            type(err).__name__,
-            err,
-        )
+        self.log.error("%s (the original failure is unaffected): %s: %s", what, type(err).__name__, err)
 
 
 #: Functional-style alias, like ``send_slack_notification``.

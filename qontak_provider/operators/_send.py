@@ -8,17 +8,19 @@ operator resolve templates, validate requests and describe results the same way:
 * :func:`prepare_direct_send` turns operator arguments (friendly or a whole payload) into a validated
   :class:`~qontak_provider.client.models.DirectSendRequest`, raising
   :class:`~qontak_provider.client.errors.QontakPayloadError` before any send;
-* :func:`payload_fingerprint`, :func:`masked_wire` and :func:`send_summary` describe a send for the task
-  state store, logs and XCom.
+* :func:`resolve_template` and :func:`pick_channel` are the one way every sender (direct, bulk, notifier)
+  finds its template and channel, and :func:`failing_without_retry` the one way input that can never be
+  sent fails a task;
+* :func:`masked_wire` and :func:`send_summary` describe a send for logs and XCom.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from qontak_provider.client.errors import QontakPayloadError
@@ -32,11 +34,13 @@ __all__ = [
     "TEMPLATE_CACHE_TTL_SECONDS",
     "TemplateCache",
     "clear_template_cache",
+    "failing_without_retry",
     "find_template",
     "get_template",
     "masked_wire",
-    "payload_fingerprint",
+    "pick_channel",
     "prepare_direct_send",
+    "resolve_template",
     "send_summary",
 ]
 
@@ -150,14 +154,20 @@ def decode_json_argument(field: str, value: Any) -> Any:
 
 
 def resolve_template(
-    hook: QontakHook, *, template_id: str | None, template_name: str | None, language: str | None
+    hook: QontakHook, *, template_id: object, template_name: object, language: object
 ) -> Template:
     """
     Return the template named by id or by name (and language), through the cache.
 
-    :raises QontakPayloadError: neither is given, or the template found by id has another name.
-    :raises QontakNotFoundError: no such template.
+    The one way every sender finds its template: the direct send, the bulk send and the notifier.
+
+    :raises QontakPayloadError: an argument of the wrong type, neither id nor name, or the template found by
+        id has another name.
+    :raises QontakNotFoundError: no such template (not worth a retry: see :func:`failing_without_retry`).
     """
+    template_id = _optional_str("template_id", template_id, "a template id")
+    template_name = _optional_str("template_name", template_name, "a template name")
+    language = _optional_str("language", language, "a language code such as 'id' or 'en_US'")
     if template_id:
         template = get_template(hook, _required_str("template_id", template_id, "a template id"))
         if template_name and template.name != template_name:
@@ -171,6 +181,43 @@ def resolve_template(
         name = _required_str("template_name", template_name, "a template name")
         return find_template(hook, name, language or None)
     raise QontakPayloadError("template_id", "a template id, or a template_name (and language)", None)
+
+
+def pick_channel(*candidates: object) -> str:
+    """
+    The first channel integration id given (an argument, then the payload's, then the connection's extra).
+
+    :raises QontakPayloadError: none is set, or the first one set is not text.
+    """
+    channel = next((candidate for candidate in candidates if candidate), None)
+    if channel is None:
+        raise QontakPayloadError(
+            "channel_integration_id",
+            "the id of a WhatsApp channel integration, from the argument or the connection's "
+            "'channel_integration_id' extra",
+            None,
+            hint="Neither is set; list the ids with QontakListChannelsOperator.",
+        )
+    return _required_str("channel_integration_id", channel, "a channel integration id")
+
+
+@contextlib.contextmanager
+def failing_without_retry(what: str) -> Iterator[None]:
+    """
+    Turn the errors of input that can never be sent into a task failure without retry.
+
+    A retry would fail the same way: the arguments and the template are what they are.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from qontak_provider.client.errors import QontakNotFoundError
+
+    try:
+        yield
+    except QontakPayloadError as err:
+        raise AirflowFailException(f"Invalid {what}, nothing was sent: {err}") from err
+    except QontakNotFoundError as err:
+        raise AirflowFailException(f"Template not found, nothing was sent: {err}") from err
 
 
 def prepare_direct_send(
@@ -249,19 +296,16 @@ def prepare_direct_send(
         for name, value in (("to_number", to_number), ("to_name", to_name)):
             if value is not None:
                 data[name] = value
-        channel = (
-            channel_integration_id
-            or data.get("channel_integration_id")
-            or hook.default_channel_integration_id
+        data["channel_integration_id"] = pick_channel(
+            channel_integration_id, data.get("channel_integration_id"), hook.default_channel_integration_id
         )
-        data["channel_integration_id"] = _channel_or_error(channel)
         request = normalize_payload(data, default_region=region)
         template = get_template(hook, request.message_template_id)
         validate_against_template(request, template)
         return request, template
 
     template = resolve_template(hook, template_id=template_id, template_name=template_name, language=language)
-    channel = _channel_or_error(channel_integration_id or hook.default_channel_integration_id)
+    channel = pick_channel(channel_integration_id, hook.default_channel_integration_id)
     request = build_direct_send(
         template,
         to_number=to_number,  # type: ignore[arg-type]  # None is refused inside with a field error
@@ -275,24 +319,6 @@ def prepare_direct_send(
         default_region=region,
     )
     return request, template
-
-
-def _channel_or_error(channel: object) -> str:
-    if not channel:
-        raise QontakPayloadError(
-            "channel_integration_id",
-            "the id of a WhatsApp channel integration, from the operator argument or the connection's "
-            "'channel_integration_id' extra",
-            None,
-            hint="Neither is set; list the ids with QontakListChannelsOperator.",
-        )
-    return _required_str("channel_integration_id", channel, "a channel integration id")
-
-
-def payload_fingerprint(wire: Mapping[str, Any]) -> str:
-    """SHA-256 of the canonical JSON of a wire payload: equal exactly when the same message would go out."""
-    canonical = json.dumps(wire, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def masked_wire(wire: Mapping[str, Any], *, values: bool = False) -> dict[str, Any]:

@@ -193,13 +193,6 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
 
     # ------------------------------------------------------------------------------------------ helpers
 
-    def _template(self) -> Template:
-        if self.template_id:
-            return self.hook.get_template(self.template_id)
-        if self.template_name:
-            return self.hook.find_template(self.template_name, self.language)
-        raise ValueError("QontakBulkSendOperator needs template_id or template_name")
-
     @staticmethod
     def _as_path(value: Any) -> Any:
         """A string becomes an ``ObjectStoragePath`` when it has a scheme, else a local path."""
@@ -281,13 +274,17 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
 
         from qontak_provider.bulk.render import RowRenderer
         from qontak_provider.bulk.source import ResultWriter, iter_rows
+        from qontak_provider.client.payload import language_mismatch
+        from qontak_provider.operators._send import failing_without_retry, pick_channel, resolve_template
 
-        template = self._template()
-        channel = self.channel_integration_id or self.hook.default_channel_integration_id
-        if not channel:
-            raise AirflowFailException(
-                "No channel_integration_id: pass one or set the connection's channel_integration_id extra"
+        with failing_without_retry("Qontak bulk send"):
+            template = resolve_template(
+                self.hook,
+                template_id=self.template_id,
+                template_name=self.template_name,
+                language=self.language,
             )
+            channel = pick_channel(self.channel_integration_id, self.hook.default_channel_integration_id)
         renderer = RowRenderer(
             template,
             channel_integration_id=channel,
@@ -303,16 +300,9 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
             default_region=self.hook.default_region,
             language=self.language or None,
         )
-        if self.language and template.language and self.language.casefold() != template.language.casefold():
-            self.log.warning(
-                "language %r differs from the language of template %r (%r); it is sent as given with every "
-                "row, but WhatsApp may fail the messages in the broadcast log if the template does not exist "
-                "in %r.",
-                self.language,
-                template.name,
-                template.language,
-                self.language,
-            )
+        mismatch = language_mismatch(template, self.language or None)
+        if mismatch:
+            self.log.warning("%s (sent with every row)", mismatch)
         source, total, source_id = self._source()
         ti = context.get("ti")
         try_number = int(getattr(ti, "try_number", 1) or 1)

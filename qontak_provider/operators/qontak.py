@@ -9,13 +9,10 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from qontak_provider.defaults import DEFAULT_CONN_ID
-from qontak_provider.operators._idempotency import IN_DOUBT_POLICIES, SEND_STATE_KEY
 from qontak_provider.operators._private import PrivateTemplateFields
 from qontak_provider.operators._send import as_bool
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from airflow.sdk import Context
 
     from qontak_provider.client.models import Broadcast, DirectSendRequest, Template
@@ -299,12 +296,9 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
 
         :raises AirflowFailException: the input cannot make a valid send (no retry: it would fail again).
         """
-        from airflow.sdk.exceptions import AirflowFailException
+        from qontak_provider.operators._send import failing_without_retry, prepare_direct_send
 
-        from qontak_provider.client.errors import QontakNotFoundError, QontakPayloadError
-        from qontak_provider.operators._send import prepare_direct_send
-
-        try:
+        with failing_without_retry("Qontak direct send"):
             return prepare_direct_send(
                 self.hook,
                 to_number=self.real("to_number"),
@@ -320,19 +314,23 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
                 payload=self.real("payload"),
                 default_region=self.default_region,
             )
-        except QontakPayloadError as err:
-            raise AirflowFailException(f"Invalid Qontak direct send, nothing was sent: {err}") from err
-        except QontakNotFoundError as err:
-            raise AirflowFailException(f"Template not found, nothing was sent: {err}") from err
 
     # --------------------------------------------------------------------------------------------- execute
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
         from qontak_provider.client.payload import language_mismatch
         from qontak_provider.client.phone import mask_phone
-        from qontak_provider.operators._send import masked_wire, payload_fingerprint
+        from qontak_provider.ledger.reconcile import BroadcastFinder
+        from qontak_provider.ledger.send import (
+            IN_DOUBT_POLICIES,
+            InDoubtUnresolved,
+            SendLedger,
+            SendRefused,
+            payload_fingerprint,
+        )
+        from qontak_provider.operators._send import masked_wire
 
         policy = self.on_send_in_doubt
         if policy not in IN_DOUBT_POLICIES:
@@ -342,20 +340,16 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
         dry_run = as_bool("dry_run", self.dry_run)
 
         request, template = self.prepare_request()
-        mismatch = language_mismatch(request, template)
+        mismatch = language_mismatch(template, request.language.code)
         if mismatch:
             self.log.warning("%s", mismatch)
         wire = request.to_wire()
         masked = mask_phone(request.to_number)
         if dry_run:
-            self.log.info(
-                "Dry run: would send template %r (%s) to %s: %s",
-                template.name,
-                template.id,
-                masked,
-                masked_wire(wire, values=self.mask_values),
-            )
             shown = masked_wire(wire, values=self.mask_values)
+            self.log.info(
+                "Dry run: would send template %r (%s) to %s: %s", template.name, template.id, masked, shown
+            )
             if self.show_numbers:
                 shown["to_number"] = wire["to_number"]
             return {**self._summary(request, template, dry_run=True), "payload": shown}
@@ -366,95 +360,35 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
                 "task_state_store is not available (Airflow < 3.3 or execute() called directly): this send "
                 "is NOT protected against being repeated by an Airflow retry."
             )
-        fingerprint = payload_fingerprint(wire)
-        if store is not None:
-            record = store.get(SEND_STATE_KEY)
-            if isinstance(record, dict) and record.get("state") == "sent" and record.get("broadcast_id"):
-                return self._reuse(record, request, template, fingerprint)
-            if isinstance(record, dict) and record.get("state") == "attempting":
-                resolved = self._resolve_in_doubt(
-                    store,
-                    record=record,
-                    request=request,
-                    template=template,
-                    fingerprint=fingerprint,
-                    policy=policy,
-                    cause=None,
-                )
-                if resolved is not None:
-                    return resolved
-        return self._send(store, request, template, fingerprint, policy)
-
-    def _send(
-        self,
-        store: Any,
-        request: DirectSendRequest,
-        template: Template,
-        fingerprint: str,
-        policy: str,
-    ) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from qontak_provider.client.errors import (
-            QontakAuthenticationError,
-            QontakError,
-            QontakNotFoundError,
-            QontakPayloadError,
-            QontakRateLimitError,
-            QontakTransportError,
-            QontakValidationError,
+        ledger = SendLedger(
+            store,
+            policy=policy,
+            finder=lambda since: BroadcastFinder(self.hook.client, since),
+            info=self.log.info,
+            warn=self.log.warning,
         )
-        from qontak_provider.client.phone import mask_phone
-        from qontak_provider.client.timestamps import utcnow
-        from qontak_provider.operators._idempotency import attempt_record, sent_record
 
-        attempt = attempt_record(request, fingerprint, utcnow())
-        if store is not None:
-            # Written before the request leaves: a crash from here on leaves a trace the retry can see.
-            store.set(SEND_STATE_KEY, attempt)
-        self.log.info(
-            "Sending template %r (%s) to %s via channel %s.",
-            template.name,
-            template.id,
-            mask_phone(request.to_number),
-            request.channel_integration_id,
-        )
-        try:
-            broadcast = self.hook.send_direct(request)
-        except (
-            QontakAuthenticationError,
-            QontakNotFoundError,
-            QontakValidationError,
-            QontakRateLimitError,
-            QontakTransportError,
-            QontakPayloadError,
-        ) as err:
-            # Qontak answered "no" (or the connection never opened): nothing was sent, nothing is in doubt.
-            if store is not None:
-                store.delete(SEND_STATE_KEY)
-            if isinstance(err, (QontakValidationError, QontakPayloadError, QontakNotFoundError)):
-                raise AirflowFailException(f"Qontak refused the send, nothing was sent: {err}") from err
-            raise
-        except QontakError as err:
-            # QontakSendInDoubtError, or an answer we cannot read: the message may have gone out. The
-            # "attempting" record stays, so a later retry knows as well.
-            self.log.warning("The send to %s is in doubt: %s", mask_phone(request.to_number), err)
-            resolved = self._resolve_in_doubt(
-                store,
-                record=attempt,
-                request=request,
-                template=template,
-                fingerprint=fingerprint,
-                policy=policy,
-                cause=err,
+        def deliver() -> Broadcast:
+            self.log.info(
+                "Sending template %r (%s) to %s via channel %s.",
+                template.name,
+                template.id,
+                masked,
+                request.channel_integration_id,
             )
-            if resolved is not None:
-                return resolved
-            return self._send(store, request, template, fingerprint, "fail")  # explicit "resend" only
-        if store is not None:
-            store.set(SEND_STATE_KEY, sent_record(attempt, broadcast))
-        self.log.info("Qontak created broadcast %s for %s.", broadcast.id, mask_phone(request.to_number))
-        return self._summary(request, template, broadcast)
+            broadcast = self.hook.send_direct(request)
+            self.log.info("Qontak created broadcast %s for %s.", broadcast.id, masked)
+            return broadcast
+
+        try:
+            result = ledger.send(
+                request, payload_fingerprint(wire), deliver=deliver, fetch=self.hook.get_broadcast
+            )
+        except SendRefused as err:
+            raise AirflowFailException(str(err)) from err
+        except InDoubtUnresolved as err:
+            raise (AirflowFailException if err.final else AirflowException)(str(err)) from err
+        return self._summary(request, template, result.broadcast, reused=result.reused)
 
     def _summary(
         self,
@@ -466,126 +400,3 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
         from qontak_provider.operators._send import send_summary
 
         return send_summary(request, template, broadcast, show_number=self.show_numbers, **flags)
-
-    # ------------------------------------------------------------------------------------ retries, doubt
-
-    def _reuse(
-        self, record: dict[str, Any], request: DirectSendRequest, template: Template, fingerprint: str
-    ) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowFailException
-
-        from qontak_provider.client.errors import QontakNotFoundError
-
-        broadcast_id = str(record["broadcast_id"])
-        if record.get("fingerprint") != fingerprint:
-            self.log.warning(
-                "The arguments rendered differently from the try that sent broadcast %s; it is NOT sent "
-                "again. Returning the broadcast that was sent.",
-                broadcast_id,
-            )
-        self.log.info(
-            "An earlier try of this task instance already sent broadcast %s to %s; not sending again.",
-            broadcast_id,
-            record.get("to"),
-        )
-        try:
-            broadcast = self.hook.get_broadcast(broadcast_id)
-        except QontakNotFoundError as err:
-            raise AirflowFailException(
-                f"An earlier try recorded broadcast {broadcast_id}, but Qontak does not find it: {err} "
-                f"It is not sent again; delete the task state key {SEND_STATE_KEY!r} to send deliberately."
-            ) from err
-        return self._summary(request, template, broadcast, reused=True)
-
-    def _resolve_in_doubt(
-        self,
-        store: Any,
-        *,
-        record: dict[str, Any],
-        request: DirectSendRequest,
-        template: Template,
-        fingerprint: str,
-        policy: str,
-        cause: Exception | None,
-    ) -> dict[str, Any] | None:
-        """
-        Apply ``on_send_in_doubt`` to an attempt without a known broadcast.
-
-        :return: the summary of a broadcast proven to be the attempted send (reconcile), or ``None`` when the
-            caller should send (resend).
-        :raises AirflowFailException: policy ``fail``, or reconcile could not prove it (and it is ambiguous).
-        :raises AirflowException: reconcile found nothing yet (retryable: the list may catch up).
-        """
-        from airflow.sdk.exceptions import AirflowException, AirflowFailException
-
-        from qontak_provider.client.timestamps import parse_timestamp
-        from qontak_provider.ledger.reconcile import BroadcastFinder, ReconcileUnavailable
-        from qontak_provider.operators._idempotency import sent_record
-
-        started = record.get("started_at")
-        where = "this try" if cause is not None else "an earlier try of this task instance"
-        doubt = (
-            f"The send of template {record.get('template_id')} to {record.get('to')} started by {where} at "
-            f"{started} may or may not have reached Qontak"
-            + (f" ({cause})" if cause is not None else " (no broadcast id was recorded)")
-            + "."
-        )
-        how_to_check = (
-            f" Check Qontak's broadcast list (QontakHook.list_broadcasts(), or the Qontak inbox) for a "
-            f"broadcast created after {started} to that recipient. To send deliberately anyway, re-run with "
-            f"on_send_in_doubt='resend', or delete the task state key {SEND_STATE_KEY!r} of this task "
-            "instance (UI, or DELETE /api/v2/dags/<dag_id>/dagRuns/<run_id>/taskInstances/<task_id>/"
-            f"state-store/{SEND_STATE_KEY}) and clear the task."
-        )
-        if policy == "resend":
-            self.log.warning("%s on_send_in_doubt='resend': sending again; it may arrive twice.", doubt)
-            return None
-        if policy == "fail":
-            raise AirflowFailException(
-                doubt + " It was NOT sent again (on_send_in_doubt='fail')." + how_to_check
-            )
-
-        # reconcile
-        if record.get("fingerprint") != fingerprint:
-            raise AirflowFailException(
-                doubt
-                + " The arguments now render to a different message, so the broadcast list cannot prove "
-                "what was sent; nothing was sent again." + how_to_check
-            )
-        started_at: datetime | None = parse_timestamp(started)
-        if started_at is None:
-            raise AirflowFailException(doubt + " The attempt has no usable start time." + how_to_check)
-        finder = BroadcastFinder(self.hook.client, started_at)
-        try:
-            result = finder.find(request)
-        except ReconcileUnavailable as err:
-            raise AirflowFailException(
-                f"{doubt} Cannot reconcile: {err}. Nothing was sent again." + how_to_check
-            ) from err
-        if len(result.proven) == 1:
-            broadcast: Broadcast = result.proven[0]
-            self.log.info("Reconciled: broadcast %s is the in-doubt send; not sending again.", broadcast.id)
-            if store is not None:
-                store.set(SEND_STATE_KEY, sent_record(record, broadcast, how="reconciled"))
-            return self._summary(request, template, broadcast, reused=True)
-        if len(result.proven) > 1:
-            ids = ", ".join(b.id for b in result.proven)
-            raise AirflowFailException(
-                doubt
-                + f" Several broadcasts match it ({ids}); not choosing one, nothing sent again."
-                + how_to_check
-            )
-        unproven = ""
-        if result.unproven:
-            unproven = (
-                " Candidates whose log does not show the number yet: "
-                + ", ".join(b.id for b in result.unproven)
-                + "."
-            )
-        raise AirflowException(
-            doubt
-            + f" Reconcile scanned {result.scanned} broadcast(s) and found none proven to be it."
-            + unproven
-            + " Absence in the list is not proof (it can lag), so nothing was sent again; a retry reconciles "
-            "again." + how_to_check
-        )

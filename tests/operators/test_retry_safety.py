@@ -11,7 +11,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from conftest import api_sends
 
 from qontak_provider.client.errors import QontakRateLimitError, QontakValidationError
-from qontak_provider.operators._idempotency import SEND_STATE_KEY
+from qontak_provider.ledger.send import SEND_STATE_KEY
 from qontak_provider.operators.qontak import QontakSendDirectOperator
 
 SONG = "d3e1083c-66ea-410b-b807-1d84182ffa82"
@@ -93,7 +93,7 @@ def test_reconcile_ignores_other_recipients_and_fails_retryably_when_not_found(q
         "started_at": "2020-01-01T00:00:00+00:00",
     }
     prepared, _ = operator().prepare_request()
-    from qontak_provider.operators._send import payload_fingerprint
+    from qontak_provider.ledger.send import payload_fingerprint
 
     store.set(SEND_STATE_KEY, {**record, "fingerprint": payload_fingerprint(prepared.to_wire())})
     with pytest.raises(AirflowException, match="not proof") as failure:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from qontak_provider.client.models import Template
-from qontak_provider.operators._send import TemplateCache, masked_wire, payload_fingerprint
+from qontak_provider.ledger.send import payload_fingerprint
+from qontak_provider.operators._send import TemplateCache, masked_wire
 
 
 def test_template_cache_ttl_and_keys():

@@ -290,21 +290,7 @@ class SendLedger:
         cause: Exception | None,
     ) -> LedgerResult | None:
         """The broadcast proven to be the attempted send, or ``None`` when the caller should send again."""
-        started = record.get("started_at")
-        where = "this try" if cause is not None else "an earlier try of this task instance"
-        doubt = (
-            f"The send of template {record.get('template_id')} to {record.get('to')} started by {where} at "
-            f"{started} may or may not have reached Qontak"
-            + (f" ({cause})" if cause is not None else " (no broadcast id was recorded)")
-            + "."
-        )
-        how_to_check = (
-            f" Check Qontak's broadcast list (QontakHook.list_broadcasts(), or the Qontak inbox) for a "
-            f"broadcast created after {started} to that recipient. To send deliberately anyway, re-run with "
-            f"on_send_in_doubt='resend', or delete the task state key {SEND_STATE_KEY!r} of this task "
-            "instance (UI, or DELETE /api/v2/dags/<dag_id>/dagRuns/<run_id>/taskInstances/<task_id>/"
-            f"state-store/{SEND_STATE_KEY}) and clear the task."
-        )
+        doubt, how_to_check = _doubt_texts(record, cause)
         if policy == "resend":
             self._warn(f"{doubt} on_send_in_doubt='resend': sending again; it may arrive twice.")
             return None
@@ -318,7 +304,7 @@ class SendLedger:
                 "prove what was sent; nothing was sent again." + how_to_check,
                 final=True,
             )
-        started_at = parse_timestamp(started)
+        started_at = parse_timestamp(record.get("started_at"))
         if started_at is None:
             raise InDoubtUnresolved(
                 doubt + " The attempt has no usable start time." + how_to_check, final=True
@@ -345,10 +331,8 @@ class SendLedger:
             )
         unproven = ""
         if result.unproven:
-            unproven = " Candidates whose log does not show the number yet: " + ", ".join(
-                b.id for b in result.unproven
-            )
-            unproven += "."
+            candidates = ", ".join(b.id for b in result.unproven)
+            unproven = f" Candidates whose log does not show the number yet: {candidates}."
         raise InDoubtUnresolved(
             doubt
             + f" Reconcile scanned {result.scanned} broadcast(s) and found none proven to be it."
@@ -357,3 +341,23 @@ class SendLedger:
             "again." + how_to_check,
             final=False,
         )
+
+
+def _doubt_texts(record: Mapping[str, Any], cause: Exception | None) -> tuple[str, str]:
+    """What is in doubt, and how to check it and send deliberately: the two halves of every doubt message."""
+    started = record.get("started_at")
+    where = "this try" if cause is not None else "an earlier try of this task instance"
+    doubt = (
+        f"The send of template {record.get('template_id')} to {record.get('to')} started by {where} at "
+        f"{started} may or may not have reached Qontak"
+        + (f" ({cause})" if cause is not None else " (no broadcast id was recorded)")
+        + "."
+    )
+    how_to_check = (
+        f" Check Qontak's broadcast list (QontakHook.list_broadcasts(), or the Qontak inbox) for a "
+        f"broadcast created after {started} to that recipient. To send deliberately anyway, re-run with "
+        f"on_send_in_doubt='resend', or delete the task state key {SEND_STATE_KEY!r} of this task "
+        "instance (UI, or DELETE /api/v2/dags/<dag_id>/dagRuns/<run_id>/taskInstances/<task_id>/"
+        f"state-store/{SEND_STATE_KEY}) and clear the task."
+    )
+    return doubt, how_to_check

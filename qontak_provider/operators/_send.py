@@ -251,7 +251,7 @@ def prepare_direct_send(
     :raises QontakPayloadError: naming the field, what the template expects and what was given.
     :raises QontakNotFoundError: the template does not exist.
     """
-    from qontak_provider.client.payload import build_direct_send, normalize_payload, validate_against_template
+    from qontak_provider.client.payload import build_direct_send
 
     # Types first: a list where a code belongs must be refused here, not crash a lookup or the cache.
     language = _optional_str("language", language, "a language code such as 'id' or 'en_US'")
@@ -286,23 +286,15 @@ def prepare_direct_send(
                 "nothing: with payload= the parameters come from the payload",
                 hint="Pass either payload= or the parameter arguments, not both.",
             )
-        data = dict(payload)
-        if template_id is not None and data.get("message_template_id") != template_id:
-            raise QontakPayloadError(
-                "template_id",
-                f"the payload's message_template_id {data.get('message_template_id')!r}",
-                template_id,
-            )
-        for name, value in (("to_number", to_number), ("to_name", to_name)):
-            if value is not None:
-                data[name] = value
-        data["channel_integration_id"] = pick_channel(
-            channel_integration_id, data.get("channel_integration_id"), hook.default_channel_integration_id
+        return _from_payload(
+            hook,
+            payload,
+            to_number=to_number,
+            to_name=to_name,
+            template_id=template_id,
+            channel_integration_id=channel_integration_id,
+            region=region,
         )
-        request = normalize_payload(data, default_region=region)
-        template = get_template(hook, request.message_template_id)
-        validate_against_template(request, template)
-        return request, template
 
     template = resolve_template(hook, template_id=template_id, template_name=template_name, language=language)
     channel = pick_channel(channel_integration_id, hook.default_channel_integration_id)
@@ -318,6 +310,38 @@ def prepare_direct_send(
         buttons=decode_json_argument("buttons", buttons),
         default_region=region,
     )
+    return request, template
+
+
+def _from_payload(
+    hook: QontakHook,
+    payload: Mapping[str, Any],
+    *,
+    to_number: str | int | None,
+    to_name: str | None,
+    template_id: str | None,
+    channel_integration_id: str | None,
+    region: str,
+) -> tuple[DirectSendRequest, Template]:
+    """The request of a whole documented body, with the explicit arguments overriding its values."""
+    from qontak_provider.client.payload import normalize_payload, validate_against_template
+
+    data = dict(payload)
+    if template_id is not None and data.get("message_template_id") != template_id:
+        raise QontakPayloadError(
+            "template_id",
+            f"the payload's message_template_id {data.get('message_template_id')!r}",
+            template_id,
+        )
+    for name, value in (("to_number", to_number), ("to_name", to_name)):
+        if value is not None:
+            data[name] = value
+    data["channel_integration_id"] = pick_channel(
+        channel_integration_id, data.get("channel_integration_id"), hook.default_channel_integration_id
+    )
+    request = normalize_payload(data, default_region=region)
+    template = get_template(hook, request.message_template_id)
+    validate_against_template(request, template)
     return request, template
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from qontak_provider.bulk.engine import BulkReport, BulkSender, JournalStore
-    from qontak_provider.bulk.render import PreparedRow
+    from qontak_provider.bulk.render import PreparedRow, RowRenderer
     from qontak_provider.client.models import Template
     from qontak_provider.hooks.qontak import QontakHook
 
@@ -270,9 +270,6 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
     # ------------------------------------------------------------------------------------------ execute
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowException, AirflowFailException
-
-        from qontak_provider.bulk.render import RowRenderer
         from qontak_provider.bulk.source import ResultWriter, iter_rows
         from qontak_provider.client.payload import language_mismatch
         from qontak_provider.operators._send import failing_without_retry, pick_channel, resolve_template
@@ -285,21 +282,6 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
                 language=self.language,
             )
             channel = pick_channel(self.channel_integration_id, self.hook.default_channel_integration_id)
-        renderer = RowRenderer(
-            template,
-            channel_integration_id=channel,
-            number_column=self.number_column,
-            name_column=self.name_column,
-            key_column=self.key_column,
-            body=self.body,
-            body_columns=self.body_columns,
-            header_url=self.header_url,
-            header_filename=self.header_filename,
-            buttons=self.buttons,
-            row_params=self.row_params,
-            default_region=self.hook.default_region,
-            language=self.language or None,
-        )
         mismatch = language_mismatch(template, self.language or None)
         if mismatch:
             self.log.warning("%s (sent with every row)", mismatch)
@@ -319,7 +301,7 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
             try_number,
         )
         sender = self._sender(
-            renderer=renderer,
+            renderer=self._renderer(template, channel),
             store=self._store(context),
             fingerprint=self._fingerprint(template, channel, source_id),
             total=total,
@@ -332,9 +314,37 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
         finally:
             if writer is not None:
                 writer.close()
+        self._judge(report)
         result = report.as_dict()
         result["results_path"] = str(self.results_path) if self.results_path else None
         result["template_id"] = template.id
+        return result
+
+    def _renderer(self, template: Template, channel: str) -> RowRenderer:
+        from qontak_provider.bulk.render import RowRenderer
+
+        return RowRenderer(
+            template,
+            channel_integration_id=channel,
+            number_column=self.number_column,
+            name_column=self.name_column,
+            key_column=self.key_column,
+            body=self.body,
+            body_columns=self.body_columns,
+            header_url=self.header_url,
+            header_filename=self.header_filename,
+            buttons=self.buttons,
+            row_params=self.row_params,
+            default_region=self.hook.default_region,
+            language=self.language or None,
+        )
+
+    def _judge(self, report: BulkReport) -> None:
+        """
+        Fail the task when the run must not look green: too many invalid rows, rows left to resend (a retry
+        sends them), rows in doubt (unless ``fail_on_in_doubt=False``). Every other row has been done.
+        """
+        from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
         rows = max(report.rows, 1)
         invalid = report.counts.get("invalid", 0)
@@ -357,13 +367,11 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
                 "(send_duplicates=True sends every row).",
                 duplicates,
             )
-        in_doubt = report.counts.get("in_doubt", 0)
-        if in_doubt:
+        if report.counts.get("in_doubt", 0):
             message = self._in_doubt_message(report)
             if self.fail_on_in_doubt:
                 raise AirflowFailException(message)
             self.log.warning("%s", message)
-        return result
 
     def _in_doubt_message(self, report: BulkReport) -> str:
         """The count, the rows (keys and masked numbers) and how to resend them deliberately."""

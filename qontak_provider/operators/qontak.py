@@ -318,19 +318,10 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
     # --------------------------------------------------------------------------------------------- execute
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowException, AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException
 
         from qontak_provider.client.payload import language_mismatch
-        from qontak_provider.client.phone import mask_phone
-        from qontak_provider.ledger.reconcile import BroadcastFinder
-        from qontak_provider.ledger.send import (
-            IN_DOUBT_POLICIES,
-            InDoubtUnresolved,
-            SendLedger,
-            SendRefused,
-            payload_fingerprint,
-        )
-        from qontak_provider.operators._send import masked_wire
+        from qontak_provider.ledger.send import IN_DOUBT_POLICIES
 
         policy = self.on_send_in_doubt
         if policy not in IN_DOUBT_POLICIES:
@@ -338,21 +329,43 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
                 f"on_send_in_doubt: expected one of {', '.join(IN_DOUBT_POLICIES)}, got {policy!r}."
             )
         dry_run = as_bool("dry_run", self.dry_run)
-
         request, template = self.prepare_request()
         mismatch = language_mismatch(template, request.language.code)
         if mismatch:
             self.log.warning("%s", mismatch)
-        wire = request.to_wire()
-        masked = mask_phone(request.to_number)
         if dry_run:
-            shown = masked_wire(wire, values=self.mask_values)
-            self.log.info(
-                "Dry run: would send template %r (%s) to %s: %s", template.name, template.id, masked, shown
-            )
-            if self.show_numbers:
-                shown["to_number"] = wire["to_number"]
-            return {**self._summary(request, template, dry_run=True), "payload": shown}
+            return self._dry_run(request, template)
+        return self._send_once(context, request, template)
+
+    def _dry_run(self, request: DirectSendRequest, template: Template) -> dict[str, Any]:
+        from qontak_provider.client.phone import mask_phone
+        from qontak_provider.operators._send import masked_wire
+
+        wire = request.to_wire()
+        shown = masked_wire(wire, values=self.mask_values)
+        self.log.info(
+            "Dry run: would send template %r (%s) to %s: %s",
+            template.name,
+            template.id,
+            mask_phone(request.to_number),
+            shown,
+        )
+        if self.show_numbers:
+            shown["to_number"] = wire["to_number"]
+        return {**self._summary(request, template, dry_run=True), "payload": shown}
+
+    def _send_once(self, context: Context, request: DirectSendRequest, template: Template) -> dict[str, Any]:
+        """Send through the send ledger, so that a retry of this task instance never sends it twice."""
+        from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+        from qontak_provider.client.phone import mask_phone
+        from qontak_provider.ledger.reconcile import BroadcastFinder
+        from qontak_provider.ledger.send import (
+            InDoubtUnresolved,
+            SendLedger,
+            SendRefused,
+            payload_fingerprint,
+        )
 
         store = context.get("task_state_store")
         if store is None:
@@ -362,11 +375,12 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
             )
         ledger = SendLedger(
             store,
-            policy=policy,
+            policy=self.on_send_in_doubt,
             finder=lambda since: BroadcastFinder(self.hook.client, since),
             info=self.log.info,
             warn=self.log.warning,
         )
+        masked = mask_phone(request.to_number)
 
         def deliver() -> Broadcast:
             self.log.info(
@@ -380,10 +394,9 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
             self.log.info("Qontak created broadcast %s for %s.", broadcast.id, masked)
             return broadcast
 
+        fingerprint = payload_fingerprint(request.to_wire())
         try:
-            result = ledger.send(
-                request, payload_fingerprint(wire), deliver=deliver, fetch=self.hook.get_broadcast
-            )
+            result = ledger.send(request, fingerprint, deliver=deliver, fetch=self.hook.get_broadcast)
         except SendRefused as err:
             raise AirflowFailException(str(err)) from err
         except InDoubtUnresolved as err:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseHook
-
+from qontak_provider._compat import BaseHook
 from qontak_provider.defaults import (
     DEFAULT_BASE_URL,
     DEFAULT_CONN_ID,
@@ -61,7 +61,9 @@ class QontakConnectionConfig:
         :param extra: the connection's extra as a dict (passed in by async callers that read it without
             blocking); default ``conn.extra_dejson``.
         """
-        extra = dict(conn.extra_dejson if extra is None else extra)
+        if extra is None:
+            extra = {key.removeprefix(_FORM_PREFIX): value for key, value in conn.extra_dejson.items()}
+        extra = dict(extra)
         if not conn.login:
             raise ValueError(f"Connection {conn.conn_id!r}: 'Client ID' (login) is empty.")
         if not conn.password:
@@ -78,6 +80,30 @@ class QontakConnectionConfig:
             else None,
             default_region=str(extra.get("default_region") or DEFAULT_REGION).upper(),
         )
+
+
+def parse_extra(conn: Connection) -> dict[str, Any]:
+    """
+    The connection's extra as a dict, without Airflow's masking (the extras hold no secret).
+
+    Keys written by an older form as ``extra__qontak__<name>`` are read as ``<name>``.
+
+    :raises ValueError: the extra is not a JSON object.
+    """
+    raw = conn.extra
+    if not raw:
+        return {}
+    try:
+        extra = json.loads(raw) if isinstance(raw, str) else dict(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"Connection {conn.conn_id!r}: the extra is not valid JSON.") from None
+    if not isinstance(extra, dict):
+        raise ValueError(f"Connection {conn.conn_id!r}: the extra must be a JSON object.")
+    return {key.removeprefix(_FORM_PREFIX): value for key, value in extra.items()}
+
+
+#: Prefix of extra keys stored by connection forms of older Airflow versions.
+_FORM_PREFIX = "extra__qontak__"
 
 
 def base_url_from_connection(host: str | None, port: int | None = None, schema: str | None = None) -> str:
@@ -152,6 +178,45 @@ class QontakHook(BaseHook):
     conn_type = "qontak"
     hook_name = "Qontak"
 
+    # Airflow 3.0 and 3.1 build the connection form from these two; 3.2 and later read the same fields from
+    # the provider info's ``conn-fields`` and ``ui-field-behaviour`` (get_provider_info.py, their one home).
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """The connection form's extra fields, for Airflow 3.0 and 3.1 (from the provider info)."""
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import IntegerField, StringField
+        from wtforms.validators import Optional
+
+        from qontak_provider.get_provider_info import connection_type_info
+
+        widgets: dict[str, Any] = {}
+        for name, spec in connection_type_info()["conn-fields"].items():
+            schema = spec["schema"]
+            # The 3.0/3.1 form knows text and integer fields only; the hook validates every value itself.
+            field = IntegerField if {"integer", "number"} & set(schema["type"]) else StringField
+            widgets[name] = field(
+                lazy_gettext(spec["label"]),
+                widget=BS3TextFieldWidget(),
+                validators=[Optional()],
+                description=spec["description"],
+                default=schema.get("default"),
+            )
+        return widgets
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Hidden, relabelled and placeholder fields of the connection form, for Airflow 3.0 and 3.1."""
+        from qontak_provider.get_provider_info import connection_type_info
+
+        behaviour = connection_type_info()["ui-field-behaviour"]
+        return {
+            "hidden_fields": list(behaviour["hidden-fields"]),
+            "relabeling": dict(behaviour["relabeling"]),
+            "placeholders": dict(behaviour["placeholders"]),
+        }
+
     def __init__(
         self,
         qontak_conn_id: str = default_conn_name,
@@ -215,12 +280,16 @@ class QontakHook(BaseHook):
         return self.client
 
     async def aget_config(self) -> QontakConnectionConfig:
-        """Read the connection without blocking the event loop (for triggers and async notifiers)."""
-        from airflow.providers.common.compat.connection import get_async_connection, get_async_extra_dejson
+        """
+        Read the connection without blocking the event loop (for triggers and async notifiers).
 
-        conn = await get_async_connection(self.qontak_conn_id, hook=self)
-        extra = await get_async_extra_dejson(conn)
-        return self._apply_overrides(QontakConnectionConfig.from_connection(conn, extra))
+        The extra is parsed here rather than with ``extra_dejson``, whose secret masking is a blocking call
+        to the supervisor on Airflow < 3.3.2 (and the extras hold no secret).
+        """
+        from qontak_provider._compat import aget_connection
+
+        conn = await aget_connection(self.qontak_conn_id, hook=self)
+        return self._apply_overrides(QontakConnectionConfig.from_connection(conn, parse_extra(conn)))
 
     async def get_async_client(self) -> AsyncQontakClient:
         """

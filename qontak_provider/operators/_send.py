@@ -115,7 +115,7 @@ def as_bool(name: str, value: object) -> bool:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _TRUE_TEXT | _FALSE_TEXT:
         return value.strip().lower() in _TRUE_TEXT
-    from airflow.sdk.exceptions import AirflowFailException
+    from qontak_provider._compat import AirflowFailException
 
     raise AirflowFailException(f"{name}: expected true or false, got {value!r}.")
 
@@ -208,8 +208,7 @@ def failing_without_retry(what: str) -> Iterator[None]:
 
     A retry would fail the same way: the arguments and the template are what they are.
     """
-    from airflow.sdk.exceptions import AirflowFailException
-
+    from qontak_provider._compat import AirflowFailException
     from qontak_provider.client.errors import QontakNotFoundError
 
     try:

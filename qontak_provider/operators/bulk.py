@@ -7,7 +7,7 @@ import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.sdk import BaseOperator
 
@@ -30,7 +30,8 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
     Rows are streamed from ``recipients``, rendered (Jinja over ``row``, compiled once), validated against the
     template exactly like a direct send, and sent concurrently at the connection's rate. Invalid rows are
     reported and skipped, and a row with the same number and message as an earlier one is sent once and
-    reported as a duplicate. Every row is journalled in ``context["task_state_store"]`` before its request
+    reported as a duplicate. Every row is journalled in ``context["task_state_store"]`` (on Airflow 3.0 to
+    3.2, in Airflow Variables) before its request
     leaves, so an Airflow retry (after an exception or a killed worker) sends exactly the rows that never
     left and never sends a row twice. Rows whose send is in doubt are reported, not repeated, and by default
     fail the task once every other row is done.
@@ -226,16 +227,24 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
         return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
 
     def _store(self, context: Context) -> JournalStore:
-        store = context.get("task_state_store")
+        from qontak_provider.operators._state import VariableStateStore, task_state
+
+        store = task_state(context)
         if store is None:
             from qontak_provider.bulk.engine import MemoryStore
 
             self.log.warning(
-                "task_state_store is not available: progress is kept in memory only, so a retry of this "
-                "task would start over"
+                "No task instance (execute() called directly): progress is kept in memory only, so a retry "
+                "would start over"
             )
             return MemoryStore()
-        return store
+        if isinstance(store, VariableStateStore):
+            self.log.info(
+                "Airflow < 3.3 has no task_state_store: the journal is kept in Airflow Variables %s* "
+                "(delete them once the run is done).",
+                store.key(self.journal_key),
+            )
+        return cast("JournalStore", store)
 
     def _reconciler(self) -> Callable[[PreparedRow, float | None], tuple[str | None, str | None]]:
         """Find, in Qontak's broadcast list, the broadcast an earlier try made for a row (or ``None``)."""
@@ -344,7 +353,7 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
         Fail the task when the run must not look green: too many invalid rows, rows left to resend (a retry
         sends them), rows in doubt (unless ``fail_on_in_doubt=False``). Every other row has been done.
         """
-        from airflow.sdk.exceptions import AirflowException, AirflowFailException
+        from qontak_provider._compat import AirflowException, AirflowFailException
 
         rows = max(report.rows, 1)
         invalid = report.counts.get("invalid", 0)

@@ -151,7 +151,8 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
     (``0812-3456-7890`` -> ``6281234567890``) and masked in logs.
 
     Under Airflow retries the operator never sends a second message by accident: it records the attempt
-    and the resulting broadcast id in ``task_state_store`` and, on a retry of the same task instance,
+    and the resulting broadcast id in ``task_state_store`` (on Airflow 3.0 to 3.2, which have none, in an
+    Airflow Variable) and, on a retry of the same task instance,
     returns the recorded broadcast instead of sending again. A send whose outcome is unknown follows
     ``on_send_in_doubt``. See :doc:`retry_safety`.
 
@@ -318,8 +319,7 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
     # --------------------------------------------------------------------------------------------- execute
 
     def execute(self, context: Context) -> dict[str, Any]:
-        from airflow.sdk.exceptions import AirflowFailException
-
+        from qontak_provider._compat import AirflowFailException
         from qontak_provider.client.payload import language_mismatch
         from qontak_provider.ledger.send import IN_DOUBT_POLICIES
 
@@ -356,22 +356,29 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
 
     def _send_once(self, context: Context, request: DirectSendRequest, template: Template) -> dict[str, Any]:
         """Send through the send ledger, so that a retry of this task instance never sends it twice."""
-        from airflow.sdk.exceptions import AirflowException, AirflowFailException
-
+        from qontak_provider._compat import AirflowException, AirflowFailException
         from qontak_provider.client.phone import mask_phone
         from qontak_provider.ledger.reconcile import BroadcastFinder
         from qontak_provider.ledger.send import (
+            SEND_STATE_KEY,
             InDoubtUnresolved,
             SendLedger,
             SendRefused,
             payload_fingerprint,
         )
+        from qontak_provider.operators._state import VariableStateStore, task_state
 
-        store = context.get("task_state_store")
+        store = task_state(context)
         if store is None:
             self.log.warning(
-                "task_state_store is not available (Airflow < 3.3 or execute() called directly): this send "
-                "is NOT protected against being repeated by an Airflow retry."
+                "No task instance (execute() called directly): this send is NOT protected against being "
+                "repeated by a retry."
+            )
+        elif isinstance(store, VariableStateStore):
+            self.log.info(
+                "Airflow < 3.3 has no task_state_store: the send record is kept in the Airflow Variable %s "
+                "(delete it once the run is done).",
+                store.key(SEND_STATE_KEY),
             )
         ledger = SendLedger(
             store,

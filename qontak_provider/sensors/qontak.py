@@ -8,9 +8,9 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from qontak_provider._compat import AirflowException, AirflowFailException, AirflowSensorTimeout, get_conf
 from qontak_provider.client.tracking import (
     DeliveryTracker,
     TrackingOptions,
@@ -93,7 +93,7 @@ class QontakBroadcastSensor(BaseSensorOperator):
         qontak_conn_id: str = DEFAULT_CONN_ID,
         target_status: str = "delivered",
         max_failed_ratio: float = 0.0,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = get_conf().getboolean("operators", "default_deferrable", fallback=False),
         detail_threshold: int = 3,
         max_log_requests: int = 25,
         **kwargs: Any,

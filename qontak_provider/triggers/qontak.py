@@ -214,7 +214,7 @@ class QontakBroadcastTrigger(BaseTrigger):
 
 def _hint(err: Exception) -> str:
     """What to do about an error the trigger cannot fix by polling, where we know more than the error."""
-    from airflow.sdk.exceptions import AirflowNotFoundException
+    from qontak_provider._compat import AirflowNotFoundException
 
     if isinstance(err, AirflowNotFoundException):
         return (

@@ -205,7 +205,7 @@ def check_dags(work: Path) -> dict[str, Any]:
             "AIRFLOW_CONN_QONTAK_DEFAULT": connection_json(url),
         }
         migrate = subprocess.run(
-            [str(bin_dir / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True
+            [str(bin_dir / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True, check=False
         )
         expect(migrate.returncode == 0, f"airflow db migrate failed:\n{migrate.stderr[-3000:]}")
         for dag_id, marker in (

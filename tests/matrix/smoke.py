@@ -12,9 +12,11 @@ Each check prints one ``SMOKE <check> OK <json>`` line and exits 0, or prints wh
 * ``form``: the connection form this Airflow's UI renders (``HookMetaService``) has our labels;
 * ``hook``: the hook, from a connection in an environment variable, against an in-process sandbox: every
   template across pages, a send, and the async connection access a trigger uses;
-* ``dags``: ``airflow dags test`` of the quick-start example (send, then the deferrable sensor) and of the
-  retry-safety DAG (a send whose first try fails after Qontak accepted it) against a sandbox process; the
-  sandbox must have received exactly one message per DAG.
+* ``dags``: ``airflow dags test`` against a sandbox process of the quick-start example (send, then the
+  deferrable sensor), the retry-safety DAG (a send whose first try fails after Qontak accepted it: the retry
+  must send nothing), the bulk-retry DAG (a bulk send whose first try fails after every row was sent: the
+  retry must find every row in the journal) and the sensor-modes DAG (poke and reschedule mode, the
+  notifier as a callback); the sandbox must have received exactly the messages each DAG sends.
 """
 
 from __future__ import annotations
@@ -171,7 +173,8 @@ def check_dags(work: Path) -> dict[str, Any]:
     dags = work / "dags"
     dags.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "dags_examples" / "example_qontak_quickstart.py", dags)
-    shutil.copy(HERE / "dags" / "smoke_retry_safety.py", dags)
+    for name in ("smoke_retry_safety.py", "smoke_bulk_retry.py", "smoke_sensor_modes.py"):
+        shutil.copy(HERE / "dags" / name, dags)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     sandbox = subprocess.Popen(
@@ -208,9 +211,16 @@ def check_dags(work: Path) -> dict[str, Any]:
             [str(bin_dir / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True, check=False
         )
         expect(migrate.returncode == 0, f"airflow db migrate failed:\n{migrate.stderr[-3000:]}")
-        for dag_id, marker in (
-            ("example_qontak_quickstart", "final status: read"),
-            ("smoke_retry_safety", "SMOKE retry-safety: try 2 reused broadcast"),
+        one = {"6281234567890": 1}
+        for dag_id, marker, sends in (
+            ("example_qontak_quickstart", "final status: read", one),
+            ("smoke_retry_safety", "SMOKE retry-safety: try 2 reused broadcast", one),
+            (
+                "smoke_bulk_retry",
+                "SMOKE bulk-retry: try 2 skipped 5 rows",
+                {f"62812000000{i:02d}": 1 for i in range(5)},
+            ),
+            ("smoke_sensor_modes", "Qontak notification sent to 62812*****432", {**one, "6281298765432": 1}),
         ):
             reset_sandbox(url)
             started = time.monotonic()
@@ -231,9 +241,7 @@ def check_dags(work: Path) -> dict[str, Any]:
                 marker in output, f"{dag_id}: {marker!r} not in the output (log: {work / f'{dag_id}.log'})"
             )
             counts = sandbox_counts(url)
-            expect(
-                counts == {"6281234567890": 1}, f"{dag_id}: the sandbox received {counts}, expected one send"
-            )
+            expect(counts == sends, f"{dag_id}: the sandbox received {counts}, expected {sends}")
             results[dag_id] = round(time.monotonic() - started, 1)
     finally:
         sandbox.terminate()

@@ -2,9 +2,8 @@
 # Create or update the project's virtual environment (.venv) from the repository's own files.
 #
 # Needs only Python 3.10+ on PATH (or in $PYTHON) and access to PyPI. Versions are pinned by
-# constraints.txt (regenerate with: .venv/bin/uv pip compile pyproject.toml --extra dev --universal
-# --python-version 3.10 -o constraints.txt). Re-runs are cheap: nothing is installed when pyproject.toml
-# and constraints.txt did not change since the last successful run.
+# constraints.txt (regenerate with ./scripts/constraints). Re-runs are cheap: nothing is installed when
+# pyproject.toml and constraints.txt did not change since the last successful run.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

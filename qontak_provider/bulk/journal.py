@@ -7,15 +7,15 @@ of the recipient file, whether it was sent, must be sent, or is in doubt.
 Rows are identified by their position in the input (0-based), because rows are processed in input order. The
 journal keeps, per code, a set of row ranges:
 
-``h``  handed over: the row's request was about to be written when the journal was last stored. It is
-       recorded, and stored, **before** the request leaves, so a row a killed worker may have sent is always
-       ``h`` (or has its outcome) in the stored journal; the next try reconciles it against Qontak's broadcast
-       list or reports it in doubt. At most the rows in flight (``max_concurrency``) are ``h`` at any time.
-``s``  settled: sent (or invalid, which is re-derived on resume because validation is deterministic);
-``d``  in doubt: the send may have reached Qontak; reported, never sent again unless asked to;
-``f``  failed for good: Qontak refused the row (4xx); reported, never sent again;
-``r``  to resend: the send provably did not reach Qontak (connect failure, rate limit exhausted, the run
-       stopped before the row left); the next try sends it.
+* ``h``, handed over: the row's request was about to be written when the journal was last stored. It is
+  recorded, and stored, **before** the request leaves, so a row a killed worker may have sent is always
+  ``h`` (or has its outcome) in the stored journal; the next try reconciles it against Qontak's broadcast
+  list or reports it in doubt. At most the rows in flight (``max_concurrency``) are ``h`` at any time.
+* ``s``, settled: sent (or invalid, which is re-derived on resume because validation is deterministic).
+* ``d``, in doubt: the send may have reached Qontak; reported, never sent again unless asked to.
+* ``f``, failed for good: Qontak refused the row (4xx); reported, never sent again.
+* ``r``, to resend: the send provably did not reach Qontak (connect failure, rate limit exhausted, the run
+  stopped before the row left); the next try sends it.
 
 A row without a code was never handed over: the next try sends it. That is what makes a kill lose nothing:
 a row is either recorded with an outcome, or recorded as possibly in flight, or provably never sent.

@@ -23,21 +23,29 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from qontak_provider.client.errors import QontakPayloadError
 from qontak_provider.client.signing import digest_header
 
+if TYPE_CHECKING:
+    from qontak_provider.client.models import Template
+
 __all__ = [
     "CHUNK_SIZE",
     "HEADER_MEDIA",
+    "PLACEHOLDER_PREFIX",
     "MediaFile",
     "MediaRule",
     "MultipartBody",
+    "check_header",
     "media_file",
 ]
 
 MiB = 1024 * 1024
+#: Where :meth:`MediaFile.placeholder_url` points: a reserved domain no request can reach.
+PLACEHOLDER_PREFIX = "https://upload.invalid/"
 #: Bytes read at a time when hashing or sending a file.
 CHUNK_SIZE = 64 * 1024
 
@@ -137,6 +145,19 @@ class MediaFile:
             self.size = size
         return self._sha256
 
+    def placeholder_url(self) -> str:
+        """
+        A stand-in ``https`` URL to validate a request with before the file is uploaded; never sent.
+
+        ``.invalid`` is reserved (RFC 2606), so it can reach no server. The path tells files apart (by path,
+        or by content for bytes), so that two rows with different files never look like the same message.
+        """
+        identity = os.fspath(self._source) if isinstance(self._source, (str, os.PathLike)) else None
+        if identity is None and self._source is not None:
+            identity = str(self._source)
+        token = hashlib.sha256((identity or self.sha256()).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        return f"{PLACEHOLDER_PREFIX}{token}/{quote(self.filename)}"
+
     @property
     def extension(self) -> str:
         return PurePosixPath(self.filename).suffix.lower()
@@ -200,6 +221,24 @@ class MediaFile:
     def _head(self, count: int) -> bytes:
         with self.open() as stream:
             return stream.read(count)
+
+
+def check_header(template: Template, media: MediaFile) -> str:
+    """
+    Check ``media`` against the header format of ``template``; return the format (``DOCUMENT``, ...).
+
+    :raises QontakPayloadError: the template has no media header, or the file does not fit it.
+    """
+    fmt = str(template.header.format or "").upper() if template.header is not None else ""
+    if fmt not in HEADER_MEDIA:
+        raise QontakPayloadError(
+            media.argument,
+            f"a template with an IMAGE, VIDEO or DOCUMENT header (template {template.name!r} has "
+            f"{fmt + ' header' if fmt else 'no header'})",
+            media.filename,
+        )
+    media.check(fmt)
+    return fmt
 
 
 def media_file(source: Any, *, filename: str | None = None, argument: str = "file") -> MediaFile:

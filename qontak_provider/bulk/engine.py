@@ -515,6 +515,16 @@ class BulkSender:
                 return
             try:
                 request = self._with_upload(prepared)
+            except BaseException as err:
+                # The row's message never left: what the upload's error says decides whether it is final.
+                code, outcome, fatal = classify_send_error(err, handed_over=True)
+                if code == IN_DOUBT:
+                    code, outcome = RESEND, "failed"  # an upload creates no message
+                if fatal and self._abort is None:
+                    self._abort = err
+                self._record(result(outcome, error=f"header_file: {type(err).__name__}: {err}"[:500]), code)
+                return
+            try:
                 broadcast = self.send(request, before_write=before_write)
             except BaseException as err:
                 if isinstance(err, (_Aborted, HandOverError)):

@@ -313,20 +313,12 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
         return request, template
 
     def _prepare(self) -> tuple[DirectSendRequest, Template, MediaFile | None]:
-        from qontak_provider.client.media import check_header
-        from qontak_provider.operators._send import (
-            failing_without_retry,
-            open_header_file,
-            prepare_direct_send,
-        )
+        from qontak_provider.operators._send import failing_without_retry, prepare_direct_send
 
         with failing_without_retry("Qontak direct send"):
-            media = None
+            media = self._header_media()
             header_url, header_filename = self.header_url, self.header_filename
-            if self.header_file is not None:
-                media = open_header_file(
-                    self.header_file, filename=self.header_filename, header_url=header_url
-                )
+            if media is not None:
                 header_url, header_filename = media.placeholder_url(), media.filename
             request, template = prepare_direct_send(
                 self.hook,
@@ -343,9 +335,26 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
                 payload=self.real("payload"),
                 default_region=self.default_region,
             )
-            if media is not None:
-                check_header(template, media)
         return request, template, media
+
+    def _header_media(self) -> MediaFile | None:
+        """``header_file`` opened and checked against its template (nothing uploaded), or ``None``."""
+        if self.header_file is None:
+            return None
+        from qontak_provider.client.errors import QontakPayloadError
+        from qontak_provider.client.media import check_header
+        from qontak_provider.operators._send import open_header_file, resolve_template
+
+        if self.real("payload") is not None:
+            raise QontakPayloadError(
+                "header_file", "nothing: with payload= the header comes from the payload", "<a file>"
+            )
+        template = resolve_template(
+            self.hook, template_id=self.template_id, template_name=self.template_name, language=self.language
+        )
+        media = open_header_file(self.header_file, filename=self.header_filename, header_url=self.header_url)
+        check_header(template, media)
+        return media
 
     # --------------------------------------------------------------------------------------------- execute
 
@@ -454,18 +463,23 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
         self, store: Any, request: DirectSendRequest, template: Template, media: MediaFile
     ) -> DirectSendRequest:
         """Upload ``header_file`` (unless an earlier try did) and point the request's header at it."""
+        from qontak_provider._compat import AirflowFailException
+        from qontak_provider.client.errors import QontakValidationError
         from qontak_provider.client.payload import with_header_media
         from qontak_provider.ledger.upload import upload_once
         from qontak_provider.operators._send import failing_without_retry
 
         fmt = str(template.header.format if template.header is not None else "").upper()
         with failing_without_retry("header_file"):
-            uploaded = upload_once(
-                store,
-                media,
-                lambda: self.hook.upload_file(media, header_format=fmt),
-                info=self.log.info,
-            )
+            try:
+                uploaded = upload_once(
+                    store,
+                    media,
+                    lambda: self.hook.upload_file(media, header_format=fmt),
+                    info=self.log.info,
+                )
+            except QontakValidationError as err:  # the uploader refused the file: it would refuse it again
+                raise AirflowFailException(f"Qontak refused header_file, nothing was sent: {err}") from err
             return with_header_media(request, uploaded.url, self.header_filename or media.filename)
 
     def _summary(

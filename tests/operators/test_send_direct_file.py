@@ -1,4 +1,4 @@
-"""``QontakSendDirectOperator(header_file=...)``: checked before anything, uploaded once, sent with its URL."""
+"""``QontakSendDirectOperator(header_file=...)``: checked first, uploaded once, sent with its URL."""
 
 from __future__ import annotations
 

@@ -103,6 +103,21 @@ def test_the_clock_margin_admits_broadcasts_created_up_to_300_s_before_the_attem
     assert client.logs_read == ["inside"]  # too old to be a candidate: its log is not even read
 
 
+def test_the_clock_margin_is_inclusive_and_nothing_older_is_a_candidate() -> None:
+    edge = broadcast("edge", SINCE - RECONCILE_CLOCK_MARGIN)
+    older = broadcast("older", SINCE - RECONCILE_CLOCK_MARGIN - timedelta(milliseconds=1))
+    client = Client([[edge, older]], logs={"edge": [NUMBER], "older": [NUMBER]})
+    assert [b.id for b in finder(client).find(request()).proven] == ["edge"]
+
+
+def test_a_margin_given_replaces_the_default() -> None:
+    early = broadcast("early", SINCE - timedelta(seconds=10))
+    client = Client([[early]], logs={"early": [NUMBER]})
+    assert finder(client, margin=timedelta(0)).find(request()).proven == []
+    client = Client([[early]], logs={"early": [NUMBER]})
+    assert [b.id for b in finder(client, margin=timedelta(seconds=11)).find(request()).proven] == ["early"]
+
+
 @pytest.mark.parametrize(
     "changes",
     [{"channel_integration_id": "ch-2"}, {"message_template": {"id": "tpl-2"}}, {"name": "Someone else"}],

@@ -369,3 +369,19 @@ def test_a_payload_is_stored_with_its_number_masked_and_its_values_hidden_with_m
     shown = QontakSendDirectOperator(task_id="send", show_numbers=True).shown_value("payload", payload)
     assert shown == payload and shown is not payload  # a copy: the real payload is never changed
     assert QontakSendDirectOperator(task_id="send").shown_value("payload", {"a": 1}) == {"a": 1}
+
+
+def test_a_payload_rendered_to_json_text_is_stored_masked_too(qontak_sandbox):
+    payload = {**copy.deepcopy(SEED_PAYLOADS["otp"]), "to_number": "6281234567890"}
+    operator = rendered(
+        QontakSendDirectOperator(task_id="send", payload="{{ params.p | tojson }}", mask_values=True),
+        p=payload,
+    )
+    assert isinstance(operator.payload, dict) and operator.payload["to_number"] == "62812*****890"
+    code = payload["parameters"]["body"][0]["value_text"]
+    assert code not in json.dumps(operator.payload) and "6281234567890" not in json.dumps(operator.payload)
+    operator.execute({})  # the JSON text itself is what is sent
+    assert qontak_sandbox.counts() == {"6281234567890": 1}
+    plain = QontakSendDirectOperator(task_id="send")
+    for text in ("not json", "{broken", '["a list"]'):
+        assert plain.shown_value("payload", text) == text  # refused by execute(): shown as given

@@ -288,8 +288,9 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
             return hidden_values(value)
         if field == "to_number":
             return value if self.show_numbers or value is None else masked_number(value)
-        if field == "payload" and isinstance(value, Mapping):
-            shown = dict(value)
+        mapping = _payload_mapping(value) if field == "payload" else None
+        if mapping is not None:
+            shown = dict(mapping)
             if not self.show_numbers and "to_number" in shown:
                 shown["to_number"] = masked_number(shown["to_number"])
             if self.mask_values and isinstance(shown.get("parameters"), Mapping):
@@ -492,3 +493,16 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
         from qontak_provider.operators._send import send_summary
 
         return send_summary(request, template, broadcast, show_number=self.show_numbers, **flags)
+
+
+def _payload_mapping(value: Any) -> Mapping[str, Any] | None:
+    """The payload as a mapping: a dict, or JSON text (what Jinja renders from an XCom dict) that is sent."""
+    if isinstance(value, str):
+        from qontak_provider.client.errors import QontakPayloadError
+        from qontak_provider.operators._send import decode_json_argument
+
+        try:
+            value = decode_json_argument("payload", value)
+        except QontakPayloadError:
+            return None  # refused by execute(): nothing is sent
+    return value if isinstance(value, Mapping) else None

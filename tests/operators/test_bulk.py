@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from qontak_provider.operators._send import as_path
 from qontak_provider.operators.bulk import QontakBulkSendOperator
 
 BODY = {"1": "{{ row.name }}", "2": "{{ row.amount }}", "3": "{{ row.due }}"}
@@ -152,9 +153,9 @@ def test_recipients_and_results_given_as_path_strings(qontak_sandbox, store, tmp
     assert qontak_sandbox.counts() == {"6281200000000": 1}
     (line,) = results.read_text().splitlines()
     assert '"key": "C000"' in line and '"outcome": "sent"' in line
-    kind = type(QontakBulkSendOperator._as_path(f"{scheme}{source}")).__name__
+    kind = type(as_path(f"{scheme}{source}")).__name__
     assert kind == ("ObjectStoragePath" if scheme else "PosixPath")
-    assert QontakBulkSendOperator._as_path(source) is source  # a path object is used as it is
+    assert as_path(source) is source  # a path object is used as it is
 
 
 def test_a_single_dict_is_not_a_recipient_list(qontak_sandbox, store):

@@ -37,7 +37,8 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
     fail the task once every other row is done.
 
     .. seealso::
-        :doc:`/bulk` for sizing, exactly-once guarantees and benchmark figures.
+        :doc:`/howto/send_to_many` for sizing, :doc:`/explanation/retry_safety` for the exactly-once
+        guarantees and :doc:`/reference/benchmarks` for figures.
 
     .. code-block:: python
 

@@ -154,7 +154,7 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
     and the resulting broadcast id in ``task_state_store`` (on Airflow 3.0 to 3.2, which have none, in an
     Airflow Variable) and, on a retry of the same task instance,
     returns the recorded broadcast instead of sending again. A send whose outcome is unknown follows
-    ``on_send_in_doubt``. See :doc:`retry_safety`.
+    ``on_send_in_doubt``. See :doc:`/explanation/retry_safety`.
 
     .. code-block:: python
 

@@ -31,7 +31,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -48,6 +48,9 @@ from qontak_provider.bulk.journal import (
 )
 from qontak_provider.bulk.render import PreparedRow
 from qontak_provider.client.errors import QontakAuthenticationError, QontakError, QontakPayloadError
+from qontak_provider.client.media import MediaFile
+from qontak_provider.client.models import DirectSendRequest, UploadedFile
+from qontak_provider.client.payload import with_header_media
 from qontak_provider.ledger.send import Fate, fate_of
 
 __all__ = [
@@ -306,6 +309,38 @@ class _Journal:
                 self.writes += 1
 
 
+class UploadCache:
+    """
+    Each distinct file content uploaded once per run, even when rows sharing it are sent at the same time.
+
+    The first row that needs a content uploads it; the others wait for that upload and share its URL (or its
+    error: a file that failed to upload fails every row that carries it, each reported on its own).
+    """
+
+    def __init__(self, upload: Callable[[MediaFile, str], UploadedFile]) -> None:
+        self._upload = upload
+        self._lock = threading.Lock()
+        self._futures: dict[str, Future[UploadedFile]] = {}
+        #: Uploads made (not shared): for the report and the benchmark.
+        self.uploads = 0
+
+    def get(self, media: MediaFile, header_format: str) -> UploadedFile:
+        key = media.sha256()
+        with self._lock:
+            future = self._futures.get(key)
+            owner = future is None
+            if future is None:
+                future = self._futures[key] = Future()
+        if owner:
+            try:
+                future.set_result(self._upload(media, header_format))
+                with self._lock:
+                    self.uploads += 1
+            except BaseException as err:
+                future.set_exception(err)
+        return future.result()
+
+
 class BulkSender:
     """
     Send one prepared request per row, concurrently, paced by the client, journalled for exactly-once.
@@ -333,6 +368,9 @@ class BulkSender:
     :param resend_in_doubt: send again every row in doubt, also those an earlier try recorded in doubt (a
         deliberate resend: their recipients may get the message twice).
     :param send_duplicates: send every row, even one with the same number and message as an earlier row.
+    :param upload: ``(media, header_format) -> UploadedFile``, for rows with a header file
+        (``QontakClient.upload_file``); each distinct content is uploaded once per run, by the first row
+        that needs it, right before that row's send.
     :param max_ids: broadcast ids kept for the report (and the store) at most.
     :param try_number: the Airflow try, for the journal and logs.
     :param logger: where progress goes.
@@ -358,6 +396,7 @@ class BulkSender:
         resend_unconfirmed: bool = False,
         resend_in_doubt: bool = False,
         send_duplicates: bool = False,
+        upload: Callable[[MediaFile, str], UploadedFile] | None = None,
         max_ids: int = 1000,
         try_number: int = 1,
         logger: logging.Logger | Any = None,
@@ -382,6 +421,7 @@ class BulkSender:
         self.resend_unconfirmed = resend_unconfirmed
         self.resend_in_doubt = resend_in_doubt
         self.send_duplicates = send_duplicates
+        self._uploads = UploadCache(upload) if upload is not None else None
         self.max_ids = max_ids
         self.try_number = try_number
         self.log = logger or log
@@ -474,7 +514,18 @@ class BulkSender:
                 self._record(result("failed", error="not sent: the run stopped"), RESEND)
                 return
             try:
-                broadcast = self.send(prepared.request, before_write=before_write)
+                request = self._with_upload(prepared)
+            except BaseException as err:
+                # The row's message never left: what the upload's error says decides whether it is final.
+                code, outcome, fatal = classify_send_error(err, handed_over=True)
+                if code == IN_DOUBT:
+                    code, outcome = RESEND, "failed"  # an upload creates no message
+                if fatal and self._abort is None:
+                    self._abort = err
+                self._record(result(outcome, error=f"header_file: {type(err).__name__}: {err}"[:500]), code)
+                return
+            try:
+                broadcast = self.send(request, before_write=before_write)
             except BaseException as err:
                 if isinstance(err, (_Aborted, HandOverError)):
                     if isinstance(err, HandOverError) and self._abort is None:
@@ -489,6 +540,17 @@ class BulkSender:
             self._record(result("sent", str(broadcast.id)), SENT)
         finally:
             semaphore.release()
+
+    def _with_upload(self, prepared: PreparedRow) -> DirectSendRequest:
+        """The row's request with its header pointing at its uploaded file (uploaded now or earlier)."""
+        if prepared.media is None:
+            return prepared.request
+        if self._uploads is None:
+            raise QontakPayloadError("header_file", "an uploader (the engine was built without one)", None)
+        header = prepared.request.parameters.header
+        fmt = header.format.value if header is not None else ""
+        uploaded = self._uploads.get(prepared.media, fmt)
+        return with_header_media(prepared.request, uploaded.url, prepared.media.filename)
 
     # ----------------------------------------------------------------------------------------------- run
 

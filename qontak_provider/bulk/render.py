@@ -1,10 +1,14 @@
-"""Turn one recipient row into a validated direct-send request (pure, no I/O, no Airflow).
+"""Turn one recipient row into a validated direct-send request (no Airflow).
 
 The parameter templates (``body={"1": "{{ row.name }}"}``, ``header_url``, ``buttons``) are compiled **once**
 in a sandboxed Jinja environment and rendered per row with ``row`` bound to the row's dict, so a template
 cannot reach Python internals and a 100,000-row file does not compile 100,000 templates. Every request goes
 through :func:`~qontak_provider.client.payload.build_direct_send`, i.e. the same number normalisation and
 template checks as a single direct send.
+
+The only I/O is a row's ``header_file``: that it exists and fits the template's header (its size and first
+bytes). The file is uploaded later, by the engine, right before the row's send; until then the request's
+header carries a stand-in URL (:meth:`~qontak_provider.client.media.MediaFile.placeholder_url`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qontak_provider.client.errors import QontakPayloadError
+from qontak_provider.client.media import MediaFile, check_header, media_file
 from qontak_provider.client.models import DirectSendRequest, Template
 from qontak_provider.client.payload import build_direct_send, printable
 from qontak_provider.client.phone import mask_phone
@@ -25,17 +30,23 @@ DEFAULT_NUMBER_COLUMNS = ("phone", "to_number")
 DEFAULT_NAME_COLUMNS = ("name", "to_name")
 
 RowCallable = Callable[[Mapping[str, Any]], Mapping[str, Any]]
-_CALLABLE_KEYS = frozenset({"to_number", "to_name", "body", "header_url", "header_filename", "buttons"})
+_CALLABLE_KEYS = frozenset(
+    {"to_number", "to_name", "body", "header_url", "header_filename", "header_file", "buttons"}
+)
 
 
 @dataclass(frozen=True)
 class PreparedRow:
-    """A row ready to send: its position, key, validated request and the masked number for logs."""
+    """
+    A row ready to send: its position, key, validated request and the masked number for logs; with
+    ``media``, the file to upload for its header (the request then carries a stand-in URL).
+    """
 
     index: int
     key: str
     request: DirectSendRequest
     masked_number: str
+    media: MediaFile | None = None
 
     @property
     def to_name(self) -> str:
@@ -94,9 +105,15 @@ class RowRenderer:
     :param body_columns: shortcut for ``body``: the columns filling ``{{1}}``, ``{{2}}``... in order.
     :param header_url: header media URL (Jinja template over ``row``) for IMAGE / DOCUMENT / VIDEO templates.
     :param header_filename: header file name (Jinja template over ``row``).
+    :param header_file: the row's header file instead of ``header_url`` (Jinja template over ``row``, e.g.
+        ``"{{ row.invoice_path }}"``), opened with ``open_file``.
+    :param open_file: turns a rendered ``header_file`` into something
+        :func:`~qontak_provider.client.media.media_file` opens (a local path by default; the operator
+        passes one that also knows ``s3://`` and other object-storage URLs).
     :param buttons: dynamic button values, as for ``build_direct_send`` (strings are Jinja templates).
     :param row_params: a callable ``row -> dict`` returning any of ``to_number``, ``to_name``, ``body``,
-        ``header_url``, ``header_filename``, ``buttons``; its values win over the options above.
+        ``header_url``, ``header_filename``, ``header_file``, ``buttons``; its values win over the options
+        above.
     :param default_region: region for numbers written without a country code.
     :param language: language code sent with every row; default the template's own.
     """
@@ -113,6 +130,8 @@ class RowRenderer:
         body_columns: Sequence[str] | None = None,
         header_url: str | None = None,
         header_filename: str | None = None,
+        header_file: str | None = None,
+        open_file: Callable[[str], Any] | None = None,
         buttons: Mapping[Any, Any] | Sequence[Any] | None = None,
         row_params: RowCallable | None = None,
         default_region: str = "ID",
@@ -138,6 +157,8 @@ class RowRenderer:
         self._body = _Compiled(body, env) if body is not None else None
         self._header_url = _Compiled(header_url, env) if header_url is not None else None
         self._header_filename = _Compiled(header_filename, env) if header_filename is not None else None
+        self._header_file = _Compiled(header_file, env) if header_file is not None else None
+        self.open_file = open_file
         self._buttons = _Compiled(buttons, env) if buttons is not None else None
 
     def key_of(self, index: int, row: Mapping[str, Any]) -> str:
@@ -190,6 +211,7 @@ class RowRenderer:
         normalized = normalize_phone(number, self.default_region)
         name = params.get("to_name")
         name = normalized if name in (None, "") else str(name)
+        media = self._media(params) if params.get("header_file") not in (None, "") else None
         request = build_direct_send(
             self.template,
             to_number=normalized,
@@ -202,7 +224,25 @@ class RowRenderer:
             buttons=params.get("buttons"),
             default_region=self.default_region,
         )
-        return PreparedRow(index, self.key_of(index, row), request, mask_phone(normalized))
+        if media is not None:
+            check_header(self.template, media)
+        return PreparedRow(index, self.key_of(index, row), request, mask_phone(normalized), media)
+
+    def _media(self, params: dict[str, Any]) -> MediaFile:
+        """Open the row's ``header_file`` and put its stand-in URL and file name into ``params``."""
+        source = params["header_file"]
+        if params.get("header_url") not in (None, ""):
+            raise QontakPayloadError(
+                "header_file", "nothing when header_url is given: the header is one file or one URL", source
+            )
+        if isinstance(source, str) and self.open_file is not None:
+            source = self.open_file(source)
+        name = params.get("header_filename")
+        media = media_file(
+            source, filename=str(name) if name not in (None, "") else None, argument="header_file"
+        )
+        params["header_url"], params["header_filename"] = media.placeholder_url(), media.filename
+        return media
 
     def _params(self, row: Mapping[str, Any]) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -222,6 +262,8 @@ class RowRenderer:
             params["header_url"] = self._header_url.render(row)
         if self._header_filename is not None:
             params["header_filename"] = self._header_filename.render(row)
+        if self._header_file is not None:
+            params["header_file"] = self._header_file.render(row)
         if self._buttons is not None:
             params["buttons"] = self._buttons.render(row)
         if self.row_params is not None:

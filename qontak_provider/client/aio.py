@@ -20,20 +20,33 @@ import httpx
 from qontak_provider.client.core import MAX_IDLE_REUSE_SECONDS, ClientCore
 from qontak_provider.client.flow import Attempt, Wait, log_attempt
 from qontak_provider.client.lookup import pick_template, select_channels, select_templates
+from qontak_provider.client.media import MediaFile, MultipartBody, media_file
 from qontak_provider.client.models import (
     Broadcast,
     BroadcastLogEntry,
     ChannelIntegration,
+    Contact,
+    ContactList,
     DirectSendRequest,
     Pagination,
     Template,
+    TemplateLanguage,
+    UploadedFile,
 )
 from qontak_provider.client.paging import DEFAULT_PAGE_SIZE, Paginator
 from qontak_provider.client.payload import direct_send_body
 from qontak_provider.client.policy import FailureKind, RetryPolicy, TransportOutcome
 from qontak_provider.client.sync import POOL_MAXSIZE
 from qontak_provider.client.timestamps import utcnow
-from qontak_provider.client.wire import Call, QueryValue, RawResponse, parse_model, unwrap
+from qontak_provider.client.wire import (
+    Call,
+    QueryValue,
+    RawResponse,
+    envelope,
+    gateway_endpoint,
+    parse_model,
+    unwrap,
+)
 from qontak_provider.defaults import (
     DEFAULT_BASE_URL,
     DEFAULT_CONNECT_TIMEOUT_SECONDS,
@@ -165,7 +178,7 @@ class AsyncQontakClient(ClientCore):
             call.method,
             # httpx.URL would normalise the query; the raw target keeps the bytes we signed.
             call.url,
-            content=call.body,
+            content=call.body if call.body is None or isinstance(call.body, bytes) else _stream(call.body),
             headers=step.headers,
             timeout=httpx.Timeout(min(self.timeout, left), connect=min(self.connect_timeout, left)),
             follow_redirects=False,
@@ -310,3 +323,72 @@ class AsyncQontakClient(ClientCore):
     async def list_broadcasts(self, **filters: QueryValue) -> list[Broadcast]:
         """Return all broadcasts matching ``filters`` (all pages)."""
         return [b async for page, _ in self.iter_broadcast_pages(**filters) for b in page]
+
+    # ------------------------------------------------------------------------------------------ media, more
+
+    async def upload_file(
+        self,
+        source: Any,
+        *,
+        filename: str | None = None,
+        header_format: str | None = None,
+    ) -> UploadedFile:
+        """Upload a file for a template header; see :meth:`QontakClient.upload_file`."""
+        media = source if isinstance(source, MediaFile) else media_file(source, filename=filename)
+        # Checking reads the file (its size, hash and first bytes): in a worker thread, off the event loop.
+        call = await asyncio.to_thread(self._upload_call, media, header_format)
+        response = await self._execute(call)
+        data, _ = unwrap(call, response)
+        return parse_model(call, response, UploadedFile, data)
+
+    async def list_template_languages(self) -> list[TemplateLanguage]:
+        """See :meth:`QontakClient.list_template_languages`."""
+        return await self._list("templates/languages", None, TemplateLanguage)
+
+    async def get_contact_list(self, contact_list_id: str) -> ContactList:
+        """See :meth:`QontakClient.get_contact_list`."""
+        lookup = self._one("contact list", "contacts/contact_lists/{}", contact_list_id)
+        return await self._get_one(lookup, ContactList)
+
+    async def iter_contacts(self, contact_list_id: str) -> AsyncIterator[Contact]:
+        """See :meth:`QontakClient.iter_contacts`."""
+        endpoint, target = self._one("contact list", "contacts/contact_lists/contacts/{}", contact_list_id)
+        async for page, _ in self._iter_pages(endpoint, None, Contact, target):
+            for contact in page:
+                yield contact
+
+    async def list_contacts(self, contact_list_id: str) -> list[Contact]:
+        """See :meth:`QontakClient.list_contacts`."""
+        return [contact async for contact in self.iter_contacts(contact_list_id)]
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, QueryValue] | None = None,
+        json: Any = None,
+    ) -> dict[str, Any]:
+        """Call any operation of the Qontak Chat API; see :meth:`QontakClient.request`."""
+        call = self._request_call(method, path, params, json)
+        response = await self._execute(call)
+        return envelope(call, response)
+
+    async def iter_pages(
+        self, path: str, params: Mapping[str, QueryValue] | None = None
+    ) -> AsyncIterator[list[Any]]:
+        """See :meth:`QontakClient.iter_pages`."""
+        endpoint = gateway_endpoint(path)
+        pager = Paginator(self._filters_query(params or {}), self.page_size)
+        while (page_query := pager.next_query()) is not None:
+            _, _, data, pagination = await self._get(endpoint, page_query)
+            items = pager.feed(data, pagination)
+            if items:
+                yield items
+
+
+async def _stream(body: MultipartBody) -> AsyncIterator[bytes]:
+    """An upload's body for httpx, each chunk read in a worker thread (an object store may be slow)."""
+    chunks = body.chunks()
+    while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+        yield chunk

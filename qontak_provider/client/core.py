@@ -6,12 +6,15 @@ that decides what goes on the wire, and how an answer is read, lives here or in 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from qontak_provider.client.auth import MekariHmacAuth, RequestAuth
+from qontak_provider.client.errors import QontakPayloadError
 from qontak_provider.client.flow import Flow, SharedPacer, log_attempt, request_flow
+from qontak_provider.client.media import MediaFile, MultipartBody
 from qontak_provider.client.policy import Pacer, RequestKind, RetryPolicy
 from qontak_provider.client.wire import (
     Call,
@@ -19,6 +22,7 @@ from qontak_provider.client.wire import (
     QueryValue,
     RawResponse,
     clock_skew,
+    gateway_endpoint,
     make_call,
     normalize_base_url,
     path_segment,
@@ -128,6 +132,27 @@ class ClientCore:
             self._skew = skew
 
     # Request builders, so both clients send byte-identical requests.
+
+    def _upload_call(self, media: MediaFile, header_format: str | None) -> Call:
+        """``POST /file_uploader`` of ``media``, checked first (see :meth:`MediaFile.check`)."""
+        mime = media.check(header_format)
+        # An upload creates no message: repeating it after a lost answer is harmless, so it is a read.
+        call = self._call("POST", "file_uploader", kind="read")
+        return dataclasses.replace(call, body=MultipartBody(media, mime))
+
+    def _request_call(
+        self, method: str, path: str, params: Mapping[str, QueryValue] | None, json: Any
+    ) -> Call:
+        """The call of the generic ``request()``; the path rule is ``wire.gateway_endpoint``."""
+        endpoint = gateway_endpoint(path)
+        verb = str(method).upper()
+        if verb not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            raise QontakPayloadError("method", "GET, POST, PUT, PATCH or DELETE", method)
+        kind: RequestKind = "read" if verb == "GET" else "write"
+        if verb == "POST" and endpoint == "broadcasts/whatsapp/direct":
+            kind = "send"  # a message, whichever way it is sent: paced, never repeated once it may have left
+        query = self._filters_query(params or {})
+        return self._call(verb, endpoint, query=query, body=json, kind=kind)
 
     @staticmethod
     def _one(kind: str, endpoint: str, identifier: str) -> tuple[str, str]:

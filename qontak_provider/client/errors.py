@@ -179,7 +179,8 @@ def _said(messages: Sequence[str]) -> str:
     text = "; ".join(str(m) for m in messages)
     if len(text) > MAX_SAID:
         text = text[: MAX_SAID - 1].rstrip() + "…"
-    return " Qontak said: " + mask_digits(text) + "."
+    text = mask_digits(text)
+    return " Qontak said: " + text + ("" if text.endswith((".", "!", "?", "…")) else ".")
 
 
 def _clock_note(date: str | None, now: datetime | None) -> str:
@@ -221,7 +222,7 @@ def error_for_response(  # noqa: PLR0911 - one return per status family
     """
     Build the typed error for a final non-success HTTP answer.
 
-    :param kind: ``"send"`` turns a 5xx into :class:`QontakSendInDoubtError`.
+    :param kind: ``"send"`` or ``"write"`` turns a 5xx into :class:`QontakSendInDoubtError`.
     :param target: what an id lookup looked for (``"template 'abc'"``); ``None`` for a collection path, on
         which a 404 or 405 means the endpoint is unavailable rather than an id unknown.
     :param attempts: how many attempts were made, for the message.
@@ -278,11 +279,10 @@ def error_for_response(  # noqa: PLR0911 - one return per status family
             reset_after=reset_after,
             **common,
         )
-    if status >= 500 and kind == "send":
+    if status >= 500 and kind != "read":
         return QontakSendInDoubtError(
-            f"The send {what} got HTTP {status}{rid} from Qontak, so the message may or may not have been "
-            f"sent.{said} It was NOT retried, because a WhatsApp message cannot be recalled: check the "
-            "broadcast list or ask the recipient before sending again.",
+            f"{_request_word(kind)} {what} got HTTP {status}{rid} from Qontak, so {_maybe(kind)}.{said} "
+            f"{_not_retried(kind)}",
             **common,  # type: ignore[arg-type]
         )
     if status >= 500:
@@ -295,6 +295,26 @@ def error_for_response(  # noqa: PLR0911 - one return per status family
         f"Qontak answered {what} with unexpected HTTP {status}{rid}.{said} It was not retried.",
         **common,  # type: ignore[arg-type]
     )
+
+
+def _request_word(kind: RequestKind) -> str:
+    return "The send" if kind == "send" else "The request"
+
+
+def _maybe(kind: RequestKind) -> str:
+    if kind == "send":
+        return "the message may or may not have been sent"
+    return "it may or may not have taken effect"
+
+
+def _not_retried(kind: RequestKind) -> str:
+    """Why a request that may have arrived is not repeated, and what to do instead."""
+    if kind == "send":
+        return (
+            "It was NOT retried, because a WhatsApp message cannot be recalled: check the broadcast list or "
+            "ask the recipient before sending again."
+        )
+    return "It was NOT retried, because it may have arrived: check in Qontak before repeating it."
 
 
 def error_for_deadline(
@@ -327,11 +347,10 @@ def error_for_failure(
     what = f"{method} {path}"
     detail = f" ({outcome.detail})" if outcome.detail else ""
     common: dict[str, object] = {"method": method, "path": path}
-    if kind == "send" and outcome.kind in (FailureKind.TIMEOUT, FailureKind.DISCONNECTED):
+    if kind != "read" and outcome.kind in (FailureKind.TIMEOUT, FailureKind.DISCONNECTED):
         return QontakSendInDoubtError(
-            f"The send {what} {failure_text} after the request was written{detail}, so the message may or "
-            "may not have been sent. It was NOT retried, because a WhatsApp message cannot be recalled: "
-            "check the broadcast list or ask the recipient before sending again.",
+            f"{_request_word(kind)} {what} {failure_text} after the request was written{detail}, so "
+            f"{_maybe(kind)}. {_not_retried(kind)}",
             **common,  # type: ignore[arg-type]
         )
     tries = f" after {attempts} attempts" if attempts > 1 else ""

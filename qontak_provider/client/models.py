@@ -170,6 +170,64 @@ class Template(_Wire):
         return indexes
 
 
+class TemplateLanguage(_Wire):
+    """A language WhatsApp templates may be written in (``GET /templates/languages``)."""
+
+    code: str
+    language: str | None = None
+    id: str | None = None
+
+
+class ContactList(_Wire):
+    """A contact list (``GET /contacts/contact_lists/{id}``), e.g. one uploaded from a spreadsheet."""
+
+    id: str
+    name: str | None = None
+    organization_id: str | None = None
+    source_type: str | None = None
+    contacts_count: int | None = None
+    contacts_count_success: int | None = None
+    contacts_count_failed: int | None = None
+    contact_variables: list[str] = Field(default_factory=list)
+    progress: str | None = None
+    created_at: str | None = None
+    finished_at: str | None = None
+
+
+class Contact(_Wire):
+    """A contact of a contact list (``GET /contacts/contact_lists/contacts/{contact_list_id}``)."""
+
+    id: str
+    phone_number: str | None = None
+    full_name: str | None = None
+    email: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+    channel_integration_id: str | None = None
+    is_valid: bool | None = None
+    is_blocked: bool | None = None
+    created_at: str | None = None
+
+    def as_row(self) -> dict[str, Any]:
+        """
+        The contact as a row for :class:`~qontak_provider.operators.bulk.QontakBulkSendOperator`:
+        ``phone``, ``name``, ``contact_id``, ``email`` and the list's variables (``extra``) as columns.
+        """
+        return {
+            **{str(key): value for key, value in self.extra.items()},
+            "phone": self.phone_number,
+            "name": self.full_name,
+            "email": self.email,
+            "contact_id": self.id,
+        }
+
+
+class UploadedFile(_Wire):
+    """What Qontak's uploader (``POST /file_uploader``) answers: the public URL of the file and its name."""
+
+    url: str
+    filename: str | None = None
+
+
 class MessageStatusCount(_Wire):
     """Per-broadcast message counters, kept in step with the log."""
 

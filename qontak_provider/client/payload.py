@@ -636,6 +636,27 @@ def _check_buttons(request: DirectSendRequest, template: Template) -> None:
             )
 
 
+def with_header_media(request: DirectSendRequest, url: str, filename: str) -> DirectSendRequest:
+    """
+    ``request`` with its media header pointing at ``url`` (an uploaded file) under ``filename``.
+
+    The request was built and validated with a stand-in URL (see
+    :meth:`~qontak_provider.client.media.MediaFile.placeholder_url`), so every other field was checked
+    before the upload; only the header's ``url`` and ``filename`` change.
+
+    :raises QontakPayloadError: the request has no media header, or the uploader's URL is not ``https``.
+    """
+    header = request.parameters.header
+    if header is None or header.format.value not in ("IMAGE", "VIDEO", "DOCUMENT"):
+        raise QontakPayloadError("header_file", "a template with an IMAGE, VIDEO or DOCUMENT header", None)
+    if not _is_https_url(url):
+        raise QontakPayloadError("parameters.header.params.url", "the uploader's https:// URL", _given(url))
+    params = [{"key": "url", "value": url}, {"key": "filename", "value": filename}]
+    updated = request.model_copy(deep=True)
+    updated.parameters.header = header.model_validate({"format": header.format, "params": params})
+    return updated.keep_order_of(request._written) if request._written is not None else updated
+
+
 def language_mismatch(template: Template, code: str | None) -> str | None:
     """
     The warning to log when a send asks for language ``code`` and ``template`` has another, else ``None``.

@@ -28,8 +28,11 @@ from typing import Literal
 from qontak_provider.client.errors import QontakError, error_for_failure, error_for_response
 from qontak_provider.defaults import DEFAULT_RATE_PER_MINUTE
 
-#: ``"read"`` requests are idempotent lookups; ``"send"`` requests create a WhatsApp message.
-RequestKind = Literal["read", "send"]
+#: ``read``: repeated on any transient failure. ``send`` (creates a WhatsApp message): paced, and never
+#: repeated once it may have reached Qontak. ``write`` (any other request that changes something): never
+#: repeated once it may have reached Qontak, not paced. An upload is a ``read``: it creates no message, so
+#: repeating it is harmless.
+RequestKind = Literal["read", "send", "write"]
 
 _RATE_LIMIT_RESET_RE = re.compile(r"^\s*rate_limit_reset\s*:\s*(\d+(?:\.\d+)?)\s*$", re.IGNORECASE)
 
@@ -204,7 +207,8 @@ def decide(  # noqa: PLR0911 - one return per rule reads better than a result va
     """
     Decide what to do after failed attempt number ``attempt`` (1-based) of a request.
 
-    :param kind: ``"read"`` or ``"send"``; sends are only repeated when Qontak cannot have processed them.
+    :param kind: ``"read"``, ``"send"`` or ``"write"``; sends and writes are only repeated when Qontak cannot
+        have processed them.
     :param outcome: the non-success HTTP answer or the transport failure.
     :param random: source of floats in ``[0, 1)`` for the jitter.
     :param now: wall-clock time for ``Retry-After`` dates (default: now).

@@ -101,7 +101,12 @@ def sign_headers(
 
 def body_digest(body: bytes) -> str:
     """Return the optional ``Digest`` header value, ``SHA-256=<base64(sha256(body))>``."""
-    return "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
+    return digest_header(hashlib.sha256(body).digest())
+
+
+def digest_header(sha256: bytes) -> str:
+    """The ``Digest`` header value of a body whose SHA-256 is ``sha256`` (a body hashed while streamed)."""
+    return "SHA-256=" + base64.b64encode(sha256).decode("ascii")
 
 
 @dataclass(frozen=True)

@@ -26,19 +26,32 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from qontak_provider.client.core import MAX_IDLE_REUSE_SECONDS, ClientCore
 from qontak_provider.client.flow import Attempt, Wait, log_attempt
 from qontak_provider.client.lookup import pick_template, select_channels, select_templates
+from qontak_provider.client.media import MediaFile, media_file
 from qontak_provider.client.models import (
     Broadcast,
     BroadcastLogEntry,
     ChannelIntegration,
+    Contact,
+    ContactList,
     DirectSendRequest,
     Pagination,
     Template,
+    TemplateLanguage,
+    UploadedFile,
 )
 from qontak_provider.client.paging import DEFAULT_PAGE_SIZE, Paginator
 from qontak_provider.client.payload import direct_send_body
 from qontak_provider.client.policy import FailureKind, RetryPolicy, TransportOutcome
 from qontak_provider.client.timestamps import utcnow
-from qontak_provider.client.wire import Call, QueryValue, RawResponse, parse_model, unwrap
+from qontak_provider.client.wire import (
+    Call,
+    QueryValue,
+    RawResponse,
+    envelope,
+    gateway_endpoint,
+    parse_model,
+    unwrap,
+)
 from qontak_provider.defaults import (
     DEFAULT_BASE_URL,
     DEFAULT_CONNECT_TIMEOUT_SECONDS,
@@ -352,7 +365,10 @@ class QontakClient(ClientCore):
                 response = self._session.request(
                     call.method,
                     call.url,
-                    data=call.body,
+                    # An upload streams: a fresh iterator per attempt, its length in the headers.
+                    data=call.body
+                    if call.body is None or isinstance(call.body, bytes)
+                    else call.body.stream(),
                     headers=step.headers,
                     timeout=(min(self.connect_timeout, left), min(self.timeout, left)),
                     # A redirect would replay the signature against another path (and could repeat a send).
@@ -525,3 +541,93 @@ class QontakClient(ClientCore):
     def list_broadcasts(self, **filters: QueryValue) -> list[Broadcast]:
         """Return all broadcasts matching ``filters`` (all pages); see :meth:`iter_broadcast_pages`."""
         return [b for page, _ in self.iter_broadcast_pages(**filters) for b in page]
+
+    # ------------------------------------------------------------------------------------------ media, more
+
+    def upload_file(
+        self,
+        source: Any,
+        *,
+        filename: str | None = None,
+        header_format: str | None = None,
+    ) -> UploadedFile:
+        """
+        Upload a file for a template header (``POST /file_uploader``); return its public URL and file name.
+
+        The file is checked first (exists, not empty, a type and size WhatsApp accepts for
+        ``header_format``, content matching its extension) and then streamed, never read whole. An upload
+        creates no message, so a lost answer is retried like a read.
+
+        :param source: a local path, an object with ``open("rb")`` (``ObjectStoragePath``), bytes (with
+            ``filename``), or a :class:`~qontak_provider.client.media.MediaFile`.
+        :param filename: the file name to show; default: the path's last segment.
+        :param header_format: ``IMAGE``, ``VIDEO`` or ``DOCUMENT`` to check against; any of them when empty.
+        :raises QontakPayloadError: the file cannot be sent as such a header (nothing was uploaded).
+        """
+        media = source if isinstance(source, MediaFile) else media_file(source, filename=filename)
+        call = self._upload_call(media, header_format)
+        response = self._execute(call)
+        data, _ = unwrap(call, response)
+        return parse_model(call, response, UploadedFile, data)
+
+    def list_template_languages(self) -> list[TemplateLanguage]:
+        """Every language a WhatsApp template may be written in (``GET /templates/languages``, all pages)."""
+        return self._list("templates/languages", None, TemplateLanguage)
+
+    def get_contact_list(self, contact_list_id: str) -> ContactList:
+        """One contact list (``GET /contacts/contact_lists/{id}``): its name, size and variables."""
+        return self._get_one(
+            self._one("contact list", "contacts/contact_lists/{}", contact_list_id), ContactList
+        )
+
+    def iter_contacts(self, contact_list_id: str) -> Iterator[Contact]:
+        """The contacts of a contact list, page by page (``GET /contacts/contact_lists/contacts/{id}``)."""
+        endpoint, target = self._one("contact list", "contacts/contact_lists/contacts/{}", contact_list_id)
+        for page, _ in self._iter_pages(endpoint, None, Contact, target):
+            yield from page
+
+    def list_contacts(self, contact_list_id: str) -> list[Contact]:
+        """All contacts of a contact list; see :meth:`iter_contacts`."""
+        return list(self.iter_contacts(contact_list_id))
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, QueryValue] | None = None,
+        json: Any = None,
+    ) -> dict[str, Any]:
+        """
+        Call any operation of the Qontak Chat API, signed, paced and retried like the typed methods.
+
+        A GET is retried on transient failures; any other method is never repeated once it may have reached
+        Qontak (a 5xx or a lost answer raises :class:`~qontak_provider.client.errors.QontakSendInDoubtError`);
+        a direct send through here is paced like :meth:`send_direct`.
+
+        :param method: ``GET``, ``POST``, ``PUT``, ``PATCH`` or ``DELETE``.
+        :param path: the operation's path, with or without ``/qontak/chat/v1``, e.g. ``"templates/category"``
+            or ``f"rooms/{room_id}/histories"`` (ids go in as they are; quote them if they may hold ``/``).
+        :param params: the query (signed with the request); list values are sent as ``key[]=v``.
+        :param json: the JSON body.
+        :return: Qontak's whole answer, ``{"status": ..., "data": ..., "meta": ...}``.
+        """
+        call = self._request_call(method, path, params, json)
+        response = self._execute(call)
+        return envelope(call, response)
+
+    def iter_pages(self, path: str, params: Mapping[str, QueryValue] | None = None) -> Iterator[list[Any]]:
+        """
+        Yield the ``data`` of a list operation page by page, with the provider's page rule (ask while a page
+        is full or ``cursor.next`` is set; stop on a short, empty or repeated page).
+
+        :param path: the list operation's path, as for :meth:`request`.
+        :param params: its filters.
+        """
+        endpoint = gateway_endpoint(path)
+        pager = Paginator(self._filters_query(params or {}), self.page_size)
+        while (page_query := pager.next_query()) is not None:
+            _, _, data, pagination = self._get(endpoint, page_query)
+            items = pager.feed(data, pagination)
+            if items:
+                yield items

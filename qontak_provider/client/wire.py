@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from qontak_provider import __version__
@@ -25,6 +25,9 @@ from qontak_provider.client.errors import QontakError, QontakPayloadError, Qonta
 from qontak_provider.client.models import API_PREFIX, Pagination
 from qontak_provider.client.policy import HttpOutcome, RequestKind
 from qontak_provider.client.signing import body_digest, parse_http_date
+
+if TYPE_CHECKING:
+    from qontak_provider.client.media import MultipartBody
 
 USER_AGENT = f"airflow-provider-qontak/{__version__}"
 
@@ -98,6 +101,32 @@ def path_segment(value: str) -> str:
     return quote(str(value), safe="")
 
 
+def gateway_endpoint(path: object) -> str:
+    """
+    The endpoint (relative to ``/qontak/chat/v1``) of a path given to the generic ``request()``.
+
+    ``integrations``, ``/integrations`` and ``/qontak/chat/v1/integrations`` are the same endpoint. The
+    query goes in ``params`` (it is signed); a full URL, ``..`` or an empty segment is refused, so that a
+    path can never leave the Qontak Chat API.
+
+    :raises QontakPayloadError: naming ``path``.
+    """
+    if not isinstance(path, str) or not path.strip():
+        raise QontakPayloadError("path", "a Qontak Chat API path such as 'templates/languages'", path)
+    text = path.strip()
+    if "://" in text or "?" in text or "#" in text:
+        raise QontakPayloadError(
+            "path",
+            "a path without scheme, host or query (put the query in params=)",
+            text,
+        )
+    text = text.removeprefix(API_PREFIX).strip("/")
+    segments = text.split("/")
+    if not text or any(segment in ("", ".", "..") for segment in segments):
+        raise QontakPayloadError("path", "a path of non-empty segments, without '.' or '..'", path)
+    return "/".join(quote(segment, safe="{}@:-._~!$&'()*+,;=") for segment in segments)
+
+
 @dataclass(frozen=True)
 class Call:
     """
@@ -112,7 +141,7 @@ class Call:
     url: str
     path: str
     kind: RequestKind
-    body: bytes | None = field(default=None, repr=False)
+    body: bytes | MultipartBody | None = field(default=None, repr=False)
     target: str | None = None
 
 
@@ -145,9 +174,13 @@ def base_headers(call: Call) -> dict[str, str]:
     a body, and a gateway without body validation ignores it.
     """
     headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
-    if call.body is not None:
+    if isinstance(call.body, bytes):
         headers["Content-Type"] = "application/json"
         headers["Digest"] = body_digest(call.body)
+    elif call.body is not None:  # an upload, streamed: its length and digest are known before it is sent
+        headers["Content-Type"] = call.body.content_type
+        headers["Content-Length"] = str(call.body.length)  # so that the streamed body is not sent chunked
+        headers["Digest"] = call.body.digest
     return headers
 
 
@@ -276,14 +309,28 @@ def unwrap(call: Call, response: RawResponse) -> tuple[Any, Pagination | None]:
     return body["data"], pagination
 
 
+def envelope(call: Call, response: RawResponse) -> dict[str, Any]:
+    """Qontak's whole JSON answer of the generic ``request()`` (``{}`` for an empty success, e.g. a 204)."""
+    if not response.content.strip():
+        return {}
+    body = parse_json(response.content)
+    if not isinstance(body, dict):
+        raise unexpected(call, response, "the response is not a JSON object")
+    return body
+
+
 def unexpected(call: Call, response: RawResponse, what: str) -> QontakError:
     """The error for a 2xx answer we cannot read; for a send it is in doubt (Qontak accepted *something*)."""
     status = response.status
     rid = f" (request id {response.request_id})" if response.request_id else ""
-    if call.kind == "send":
+    if call.kind != "read":
+        result = "the broadcast id" if call.kind == "send" else "its result"
+        check = (
+            "the broadcast list before sending again" if call.kind == "send" else "Qontak before repeating it"
+        )
         return QontakSendInDoubtError(
-            f"The send {call.method} {call.path} was accepted (HTTP {status}){rid} but {what}, so the "
-            "broadcast id is unknown. It was NOT retried: check the broadcast list before sending again.",
+            f"The {'send' if call.kind == 'send' else 'request'} {call.method} {call.path} was accepted "
+            f"(HTTP {status}){rid} but {what}, so {result} is unknown. It was NOT retried: check {check}.",
             status_code=status,
             method=call.method,
             path=call.path,

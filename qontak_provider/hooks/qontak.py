@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -27,8 +27,12 @@ if TYPE_CHECKING:
         Broadcast,
         BroadcastLogEntry,
         ChannelIntegration,
+        Contact,
+        ContactList,
         DirectSendRequest,
         Template,
+        TemplateLanguage,
+        UploadedFile,
     )
     from qontak_provider.client.sync import QontakClient
 
@@ -365,6 +369,67 @@ class QontakHook(BaseHook):
     def list_broadcasts(self, **filters: Any) -> list[Broadcast]:
         """List WhatsApp broadcasts (every page), newest first; ``filters`` are Qontak's query parameters."""
         return self.client.list_broadcasts(**filters)
+
+    # ----------------------------------------------------------------------------- files, directory, more
+
+    def upload_file(
+        self, source: Any, *, filename: str | None = None, header_format: str | None = None
+    ) -> UploadedFile:
+        """
+        Upload a file for a template header and return its public URL and file name.
+
+        .. code-block:: python
+
+            uploaded = QontakHook().upload_file("/data/invoices/INV-0101.pdf", header_format="DOCUMENT")
+            # uploaded.url, uploaded.filename -> header_url, header_filename of a send
+
+        :param source: a local path, an ``ObjectStoragePath`` (S3, GCS, ...), or bytes with ``filename``.
+        :param filename: the file name the recipient sees; default: the path's last segment.
+        :param header_format: ``IMAGE``, ``VIDEO`` or ``DOCUMENT``: the file must fit WhatsApp's limits for
+            it (see :doc:`/files`); any of them when empty.
+        :raises QontakPayloadError: the file is missing, empty, too big, of a type the header does not
+            take, or not what its extension says (nothing was uploaded).
+        """
+        return self.client.upload_file(source, filename=filename, header_format=header_format)
+
+    def list_template_languages(self) -> list[TemplateLanguage]:
+        """Every language a WhatsApp template may be written in: ``code`` (e.g. ``en_US``) and name."""
+        return self.client.list_template_languages()
+
+    def get_contact_list(self, contact_list_id: str) -> ContactList:
+        """One contact list: its name, number of contacts and variables."""
+        return self.client.get_contact_list(contact_list_id)
+
+    def iter_contacts(self, contact_list_id: str) -> Iterator[Contact]:
+        """The contacts of a contact list, fetched page by page (``Contact.as_row()`` makes a bulk row)."""
+        return self.client.iter_contacts(contact_list_id)
+
+    def request(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None
+    ) -> dict[str, Any]:
+        """
+        Call any operation of the Qontak Chat API (see :doc:`/gateway`), signed like every other call.
+
+        .. code-block:: python
+
+            categories = QontakHook().request("GET", "templates/category")["data"]
+            QontakHook().request("POST", "contact_block", json={"room_id": room_id, "reason": "opted out"})
+
+        A GET is retried on transient failures; any other method is never repeated once it may have
+        reached Qontak (a lost answer raises
+        :class:`~qontak_provider.client.errors.QontakSendInDoubtError`).
+
+        :param method: ``GET``, ``POST``, ``PUT``, ``PATCH`` or ``DELETE``.
+        :param path: the operation's path, with or without ``/qontak/chat/v1``.
+        :param params: the query (signed with the request).
+        :param json: the JSON body.
+        :return: Qontak's whole answer, ``{"status", "data", "meta"}``.
+        """
+        return self.client.request(method, path, params=params, json=json)
+
+    def iter_pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[list[Any]]:
+        """The ``data`` of a list operation, page by page (every page, with the provider's page rule)."""
+        return self.client.iter_pages(path, params)
 
     # ------------------------------------------------------------------------------------------------ test
 

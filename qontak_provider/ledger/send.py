@@ -203,6 +203,13 @@ class SendLedger:
         self._info = info
         self._warn = warn
 
+    def already_sent(self) -> bool:
+        """Whether an earlier try recorded a broadcast (then :meth:`send` returns it and sends nothing)."""
+        record = self.store.get(SEND_STATE_KEY) if self.store is not None else None
+        return (
+            isinstance(record, Mapping) and record.get("state") == "sent" and bool(record.get("broadcast_id"))
+        )
+
     def send(
         self,
         request: DirectSendRequest,
@@ -221,7 +228,7 @@ class SendLedger:
         :raises QontakError: it was provably not sent (a rate limit, a connect failure): a retry may send.
         """
         record = self.store.get(SEND_STATE_KEY) if self.store is not None else None
-        if isinstance(record, Mapping) and record.get("state") == "sent" and record.get("broadcast_id"):
+        if self.already_sent() and isinstance(record, Mapping):
             return self._reuse(record, fingerprint, fetch)
         if isinstance(record, Mapping) and record.get("state") == "attempting":
             adopted = self._resolve(record, request, fingerprint, self.policy, cause=None)

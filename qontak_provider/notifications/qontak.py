@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import jinja2
     from airflow.sdk import Context
 
+    from qontak_provider.client.media import MediaFile
     from qontak_provider.client.models import DirectSendRequest, Template
     from qontak_provider.hooks.qontak import QontakConnectionConfig, QontakHook
 
@@ -99,6 +100,8 @@ class QontakNotifier(BaseNotifier):
         :func:`~qontak_provider.client.payload.build_direct_send`. (templated)
     :param header_url: media URL for templates with an IMAGE, VIDEO or DOCUMENT header. (templated)
     :param header_filename: file name shown for a media header. (templated)
+    :param header_file: a file to attach instead of ``header_url`` (a local path, an ``s3://``... URL, or
+        bytes), e.g. the report a failed task wrote: checked, then uploaded once per notification. (templated)
     :param channel_integration_id: WhatsApp channel to send from; default: the connection's
         ``channel_integration_id`` extra. (templated)
     :param to_name: recipient name recorded in Qontak. (templated)
@@ -116,6 +119,7 @@ class QontakNotifier(BaseNotifier):
         "buttons",
         "header_url",
         "header_filename",
+        "header_file",
         "channel_integration_id",
         "to_name",
     )
@@ -131,6 +135,7 @@ class QontakNotifier(BaseNotifier):
         buttons: Mapping[str, Any] | Sequence[Any] | None = None,
         header_url: str | None = None,
         header_filename: str | None = None,
+        header_file: Any = None,
         channel_integration_id: str | None = None,
         to_name: str = "Airflow alerts",
         qontak_conn_id: str = DEFAULT_CONN_ID,
@@ -153,6 +158,7 @@ class QontakNotifier(BaseNotifier):
         self.buttons = buttons
         self.header_url = header_url
         self.header_filename = header_filename
+        self.header_file = header_file
         self.channel_integration_id = channel_integration_id
         self.to_name = to_name
         self.max_param_length = max_param_length
@@ -201,7 +207,13 @@ class QontakNotifier(BaseNotifier):
             hook = self.hook
             config = hook.config
             template = self._fetch_template(hook)
-            requests = self._build_requests(template, config)
+            attachment = self._header_media(template)
+            header = None
+            if attachment is not None:
+                media, fmt = attachment
+                uploaded = hook.upload_file(media, header_format=fmt)
+                header = (uploaded.url, self.header_filename or media.filename)
+            requests = self._build_requests(template, config, header)
         except Exception as err:
             self._log_failure(err)
             return
@@ -228,7 +240,13 @@ class QontakNotifier(BaseNotifier):
                     template = await client.get_template(str(self.template_id))
                 else:
                     template = await client.find_template(str(self.template_name), self.language or None)
-                requests = self._build_requests(template, config)
+                attachment = self._header_media(template)
+                header = None
+                if attachment is not None:
+                    media, fmt = attachment
+                    uploaded = await client.upload_file(media, header_format=fmt)
+                    header = (uploaded.url, self.header_filename or media.filename)
+                requests = self._build_requests(template, config, header)
             except Exception as err:
                 self._log_failure(err)
                 return
@@ -249,8 +267,24 @@ class QontakNotifier(BaseNotifier):
             hook, template_id=self.template_id, template_name=self.template_name, language=self.language
         )
 
-    def _build_requests(self, template: Template, config: QontakConnectionConfig) -> list[DirectSendRequest]:
-        """Build and validate every message before sending any, so a bad argument sends nothing."""
+    def _header_media(self, template: Template) -> tuple[MediaFile, str] | None:
+        """``header_file`` opened and checked against the template, and the header format; not uploaded."""
+        if self.header_file is None:
+            return None
+        from qontak_provider.client.media import check_header
+        from qontak_provider.operators._send import open_header_file
+
+        media = open_header_file(self.header_file, filename=self.header_filename, header_url=self.header_url)
+        return media, check_header(template, media)
+
+    def _build_requests(
+        self, template: Template, config: QontakConnectionConfig, header: tuple[str, str] | None = None
+    ) -> list[DirectSendRequest]:
+        """
+        Build and validate every message before sending any, so a bad argument sends nothing.
+
+        :param header: the uploaded ``header_file``'s URL and file name, which replace ``header_url``.
+        """
         from qontak_provider.client.payload import build_direct_send
         from qontak_provider.operators._send import pick_channel
 
@@ -276,8 +310,8 @@ class QontakNotifier(BaseNotifier):
                 channel_integration_id=channel,
                 language=self.language or None,
                 body=body,
-                header_url=self.header_url or None,
-                header_filename=self.header_filename or None,
+                header_url=header[0] if header else self.header_url or None,
+                header_filename=header[1] if header else self.header_filename or None,
                 buttons=self.buttons,
                 default_region=config.default_region,
             )

@@ -27,17 +27,20 @@ from qontak_provider.client.errors import QontakPayloadError
 from qontak_provider.client.phone import mask_phone
 
 if TYPE_CHECKING:
+    from qontak_provider.client.media import MediaFile
     from qontak_provider.client.models import Broadcast, DirectSendRequest, Template
     from qontak_provider.hooks.qontak import QontakHook
 
 __all__ = [
     "TEMPLATE_CACHE_TTL_SECONDS",
     "TemplateCache",
+    "as_path",
     "clear_template_cache",
     "failing_without_retry",
     "find_template",
     "get_template",
     "masked_wire",
+    "open_header_file",
     "pick_channel",
     "prepare_direct_send",
     "resolve_template",
@@ -199,6 +202,37 @@ def pick_channel(*candidates: object) -> str:
             hint="Neither is set; list the ids with QontakListChannelsOperator.",
         )
     return _required_str("channel_integration_id", channel, "a channel integration id")
+
+
+def as_path(value: Any) -> Any:
+    """A string with a scheme (``s3://``, ``gs://``) becomes an ``ObjectStoragePath``, else a local path."""
+    if isinstance(value, str):
+        if "://" in value:
+            from airflow.sdk import ObjectStoragePath
+
+            return ObjectStoragePath(value)
+        from pathlib import Path
+
+        return Path(value)
+    return value
+
+
+def open_header_file(source: Any, *, filename: str | None, header_url: object) -> MediaFile:
+    """
+    ``header_file`` as a :class:`~qontak_provider.client.media.MediaFile` (nothing read or uploaded yet).
+
+    :raises QontakPayloadError: ``header_url`` was given too, or the file does not exist.
+    """
+    from qontak_provider.client.media import media_file
+
+    if header_url is not None:
+        raise QontakPayloadError(
+            "header_file", "nothing when header_url is given: the header is one file or one URL", header_url
+        )
+    name = _optional_str("header_filename", filename, "a file name")
+    return media_file(
+        source if isinstance(source, bytes) else as_path(source), filename=name, argument="header_file"
+    )
 
 
 @contextlib.contextmanager

@@ -54,6 +54,9 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
     :param recipients: a list of dicts (e.g. an upstream task's XCom), or a CSV / JSON-lines file given as an
         ``ObjectStoragePath`` or a path string (``s3://...`` strings become ``ObjectStoragePath``). Files are
         streamed. (templated)
+    :param contact_list_id: instead of ``recipients``, a Qontak contact list: its contacts are read page by
+        page, each as a row with ``phone``, ``name``, ``email``, ``contact_id`` and the list's variables as
+        columns (``{{ row.company }}``); rows are keyed by ``contact_id``. (templated)
     :param template_id: id of the WhatsApp template. (templated)
     :param template_name: name of the template, instead of ``template_id``. (templated)
     :param language: language of ``template_name`` when the name exists in several. (templated)
@@ -66,6 +69,10 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
     :param body_columns: columns filling ``{{1}}``, ``{{2}}``... in order (instead of ``body``).
     :param header_url: header media URL for IMAGE / DOCUMENT / VIDEO templates (Jinja over ``row``).
     :param header_filename: header media file name (Jinja over ``row``).
+    :param header_file: the row's header file instead of ``header_url`` (Jinja over ``row``, e.g.
+        ``"{{ row.invoice_path }}"``): a local path or an ``s3://``, ``gs://``... URL. Each file is checked
+        when its row is read, uploaded right before that row's send (each distinct content once per run,
+        concurrently with the other sends), and a failed upload fails that row only. See :doc:`/files`.
     :param buttons: dynamic button values (strings are Jinja over ``row``).
     :param row_params: callable ``row -> dict`` with any of ``to_number``, ``to_name``, ``body``,
         ``header_url``, ``header_filename``, ``buttons``; wins over the options above. It must be
@@ -103,6 +110,7 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
 
     template_fields: Sequence[str] = (
         "recipients",
+        "contact_list_id",
         "template_id",
         "template_name",
         "language",
@@ -118,7 +126,8 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
     def __init__(
         self,
         *,
-        recipients: Any,
+        recipients: Any = None,
+        contact_list_id: str | None = None,
         template_id: str | None = None,
         template_name: str | None = None,
         language: str | None = None,
@@ -130,6 +139,7 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
         body_columns: Sequence[str] | None = None,
         header_url: str | None = None,
         header_filename: str | None = None,
+        header_file: str | None = None,
         buttons: Mapping[Any, Any] | Sequence[Any] | None = None,
         row_params: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
         file_format: str | None = None,
@@ -150,7 +160,10 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if (recipients is None) == (contact_list_id is None):
+            raise ValueError("QontakBulkSendOperator needs exactly one of recipients and contact_list_id")
         self.recipients = recipients
+        self.contact_list_id = contact_list_id
         self.template_id = template_id
         self.template_name = template_name
         self.language = language
@@ -162,6 +175,7 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
         self.body_columns = body_columns
         self.header_url = header_url
         self.header_filename = header_filename
+        self.header_file = header_file
         self.buttons = buttons
         self.row_params = row_params
         self.file_format = file_format
@@ -195,24 +209,18 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
 
     # ------------------------------------------------------------------------------------------ helpers
 
-    @staticmethod
-    def _as_path(value: Any) -> Any:
-        """A string becomes an ``ObjectStoragePath`` when it has a scheme, else a local path."""
-        if isinstance(value, str):
-            if "://" in value:
-                from airflow.sdk import ObjectStoragePath
-
-                return ObjectStoragePath(value)
-            from pathlib import Path
-
-            return Path(value)
-        return value
-
     def _source(self) -> tuple[Any, int | None, str]:
         """The row source, its length when known, and a fingerprint of it."""
+        if self.contact_list_id:
+            contact_list = str(self.contact_list_id)
+            contacts = self.hook.get_contact_list(contact_list)  # a wrong id fails here, before any send
+            contact_rows = (contact.as_row() for contact in self.hook.iter_contacts(contact_list))
+            return contact_rows, contacts.contacts_count, f"contact_list:{contact_list}"
         recipients = self.real("recipients")
         if isinstance(recipients, (str, os.PathLike)) or hasattr(recipients, "open"):
-            path = self._as_path(recipients)
+            from qontak_provider.operators._send import as_path
+
+            path = as_path(recipients)
             return path, None, f"file:{path!s}"
         if isinstance(recipients, Mapping):
             raise ValueError("recipients must be a list of dicts or a file path, not a single dict")
@@ -282,7 +290,12 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         from qontak_provider.bulk.source import ResultWriter, iter_rows
         from qontak_provider.client.payload import language_mismatch
-        from qontak_provider.operators._send import failing_without_retry, pick_channel, resolve_template
+        from qontak_provider.operators._send import (
+            as_path,
+            failing_without_retry,
+            pick_channel,
+            resolve_template,
+        )
 
         with failing_without_retry("Qontak bulk send"):
             template = resolve_template(
@@ -298,9 +311,7 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
         source, total, source_id = self._source()
         ti = context.get("ti")
         try_number = int(getattr(ti, "try_number", 1) or 1)
-        writer = (
-            ResultWriter(self._as_path(self.results_path), file_format=None) if self.results_path else None
-        )
+        writer = ResultWriter(as_path(self.results_path), file_format=None) if self.results_path else None
         self.log.info(
             "Bulk send of template %r (%s) to %s rows at %s/min, %d in flight at most (try %d)",
             template.name,
@@ -332,17 +343,21 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
 
     def _renderer(self, template: Template, channel: str) -> RowRenderer:
         from qontak_provider.bulk.render import RowRenderer
+        from qontak_provider.operators._send import as_path
 
+        key_column = self.key_column or ("contact_id" if self.contact_list_id else None)
         return RowRenderer(
             template,
             channel_integration_id=channel,
             number_column=self.number_column,
             name_column=self.name_column,
-            key_column=self.key_column,
+            key_column=key_column,
             body=self.body,
             body_columns=self.body_columns,
             header_url=self.header_url,
             header_filename=self.header_filename,
+            header_file=self.header_file,
+            open_file=as_path,
             buttons=self.buttons,
             row_params=self.row_params,
             default_region=self.hook.default_region,
@@ -449,6 +464,7 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
             resend_unconfirmed=self.resend_unconfirmed,
             resend_in_doubt=as_bool("resend_in_doubt", self.resend_in_doubt),
             send_duplicates=self.send_duplicates,
+            upload=lambda media, fmt: self.hook.client.upload_file(media, header_format=fmt),
             max_ids=self.max_xcom_ids,
             try_number=try_number,
             logger=log,

@@ -15,6 +15,7 @@ from qontak_provider.operators._send import as_bool
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from qontak_provider.client.media import MediaFile
     from qontak_provider.client.models import Broadcast, DirectSendRequest, Template
     from qontak_provider.hooks.qontak import QontakHook
 
@@ -179,8 +180,13 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
     :param body: values of the body placeholders: a mapping ``{"1": "Burhan"}``, a list ``["Burhan"]`` (the
         first fills ``{{1}}``), or the API's list of ``{"key", "value_text", "value"}`` dicts. (templated)
     :param header_url: public ``https://`` URL of the header image, document or video. (templated)
-    :param header_filename: file name shown for the header media; default: the URL's last segment.
-        (templated)
+    :param header_filename: file name shown for the header media; default: the URL's (or the file's) last
+        segment. (templated)
+    :param header_file: a file for the header instead of ``header_url``: a local path, an ``s3://``,
+        ``gs://``... URL (read through ``ObjectStoragePath``), or bytes. It is checked against the
+        template's header format and WhatsApp's limits before anything is sent, uploaded to Qontak right
+        before the send, and not uploaded again by a retry that finds the earlier upload. See
+        :doc:`/files`. (templated)
     :param buttons: values of dynamic buttons (URL suffix, OTP code): a list filling the dynamic buttons in
         order, a mapping ``{"0": "suffix"}`` by button index, or the API's list of
         ``{"index", "type", "value"}`` dicts. (templated)
@@ -216,6 +222,7 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
         "body",
         "header_url",
         "header_filename",
+        "header_file",
         "buttons",
         "payload",
         "default_region",
@@ -238,6 +245,7 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
         body: Mapping[Any, Any] | Sequence[Any] | str | None = None,
         header_url: str | None = None,
         header_filename: str | None = None,
+        header_file: Any = None,
         buttons: Mapping[Any, Any] | Sequence[Any] | str | None = None,
         payload: Mapping[str, Any] | str | None = None,
         default_region: str | None = None,
@@ -258,6 +266,7 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
         self.body = body
         self.header_url = header_url
         self.header_filename = header_filename
+        self.header_file = header_file
         self.buttons = buttons
         self.payload = payload
         self.default_region = default_region
@@ -279,8 +288,9 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
             return hidden_values(value)
         if field == "to_number":
             return value if self.show_numbers or value is None else masked_number(value)
-        if field == "payload" and isinstance(value, Mapping):
-            shown = dict(value)
+        mapping = _payload_mapping(value) if field == "payload" else None
+        if mapping is not None:
+            shown = dict(mapping)
             if not self.show_numbers and "to_number" in shown:
                 shown["to_number"] = masked_number(shown["to_number"])
             if self.mask_values and isinstance(shown.get("parameters"), Mapping):
@@ -295,12 +305,23 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
         """
         Build the request from the (rendered) arguments and validate it against its template; send nothing.
 
+        With ``header_file`` the request carries a stand-in header URL until the file is uploaded at send
+        time; the file itself is checked here.
+
         :raises AirflowFailException: the input cannot make a valid send (no retry: it would fail again).
         """
+        request, template, _ = self._prepare()
+        return request, template
+
+    def _prepare(self) -> tuple[DirectSendRequest, Template, MediaFile | None]:
         from qontak_provider.operators._send import failing_without_retry, prepare_direct_send
 
         with failing_without_retry("Qontak direct send"):
-            return prepare_direct_send(
+            media = self._header_media()
+            header_url, header_filename = self.header_url, self.header_filename
+            if media is not None:
+                header_url, header_filename = media.placeholder_url(), media.filename
+            request, template = prepare_direct_send(
                 self.hook,
                 to_number=self.real("to_number"),
                 to_name=self.to_name,
@@ -309,12 +330,32 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
                 language=self.language,
                 channel_integration_id=self.channel_integration_id,
                 body=self.real("body"),
-                header_url=self.header_url,
-                header_filename=self.header_filename,
+                header_url=header_url,
+                header_filename=header_filename,
                 buttons=self.real("buttons"),
                 payload=self.real("payload"),
                 default_region=self.default_region,
             )
+        return request, template, media
+
+    def _header_media(self) -> MediaFile | None:
+        """``header_file`` opened and checked against its template (nothing uploaded), or ``None``."""
+        if self.header_file is None:
+            return None
+        from qontak_provider.client.errors import QontakPayloadError
+        from qontak_provider.client.media import check_header
+        from qontak_provider.operators._send import open_header_file, resolve_template
+
+        if self.real("payload") is not None:
+            raise QontakPayloadError(
+                "header_file", "nothing: with payload= the header comes from the payload", "<a file>"
+            )
+        template = resolve_template(
+            self.hook, template_id=self.template_id, template_name=self.template_name, language=self.language
+        )
+        media = open_header_file(self.header_file, filename=self.header_filename, header_url=self.header_url)
+        check_header(template, media)
+        return media
 
     # --------------------------------------------------------------------------------------------- execute
 
@@ -329,13 +370,17 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
                 f"on_send_in_doubt: expected one of {', '.join(IN_DOUBT_POLICIES)}, got {policy!r}."
             )
         dry_run = as_bool("dry_run", self.dry_run)
-        request, template = self.prepare_request()
+        request, template, media = self._prepare()
         mismatch = language_mismatch(template, request.language.code)
         if mismatch:
             self.log.warning("%s", mismatch)
         if dry_run:
+            if media is not None:
+                self.log.info(
+                    "Dry run: would upload %s (%s bytes) for the header.", media.filename, media.size
+                )
             return self._dry_run(request, template)
-        return self._send_once(context, request, template)
+        return self._send_once(context, request, template, media)
 
     def _dry_run(self, request: DirectSendRequest, template: Template) -> dict[str, Any]:
         from qontak_provider.client.phone import mask_phone
@@ -354,7 +399,9 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
             shown["to_number"] = wire["to_number"]
         return {**self._summary(request, template, dry_run=True), "payload": shown}
 
-    def _send_once(self, context: Context, request: DirectSendRequest, template: Template) -> dict[str, Any]:
+    def _send_once(
+        self, context: Context, request: DirectSendRequest, template: Template, media: MediaFile | None
+    ) -> dict[str, Any]:
         """Send through the send ledger, so that a retry of this task instance never sends it twice."""
         from qontak_provider._compat import AirflowException, AirflowFailException
         from qontak_provider.client.phone import mask_phone
@@ -388,6 +435,10 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
             warn=self.log.warning,
         )
         masked = mask_phone(request.to_number)
+        # The fingerprint is the request's before the upload (stand-in URL): the same in every try.
+        fingerprint = payload_fingerprint(request.to_wire())
+        if media is not None and not ledger.already_sent():
+            request = self._with_uploaded_file(store, request, template, media)
 
         def deliver() -> Broadcast:
             self.log.info(
@@ -401,7 +452,6 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
             self.log.info("Qontak created broadcast %s for %s.", broadcast.id, masked)
             return broadcast
 
-        fingerprint = payload_fingerprint(request.to_wire())
         try:
             result = ledger.send(request, fingerprint, deliver=deliver, fetch=self.hook.get_broadcast)
         except SendRefused as err:
@@ -409,6 +459,29 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
         except InDoubtUnresolved as err:
             raise (AirflowFailException if err.final else AirflowException)(str(err)) from err
         return self._summary(request, template, result.broadcast, reused=result.reused)
+
+    def _with_uploaded_file(
+        self, store: Any, request: DirectSendRequest, template: Template, media: MediaFile
+    ) -> DirectSendRequest:
+        """Upload ``header_file`` (unless an earlier try did) and point the request's header at it."""
+        from qontak_provider._compat import AirflowFailException
+        from qontak_provider.client.errors import QontakValidationError
+        from qontak_provider.client.payload import with_header_media
+        from qontak_provider.ledger.upload import upload_once
+        from qontak_provider.operators._send import failing_without_retry
+
+        fmt = str(template.header.format if template.header is not None else "").upper()
+        with failing_without_retry("header_file"):
+            try:
+                uploaded = upload_once(
+                    store,
+                    media,
+                    lambda: self.hook.upload_file(media, header_format=fmt),
+                    info=self.log.info,
+                )
+            except QontakValidationError as err:  # the uploader refused the file: it would refuse it again
+                raise AirflowFailException(f"Qontak refused header_file, nothing was sent: {err}") from err
+            return with_header_media(request, uploaded.url, self.header_filename or media.filename)
 
     def _summary(
         self,
@@ -420,3 +493,16 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
         from qontak_provider.operators._send import send_summary
 
         return send_summary(request, template, broadcast, show_number=self.show_numbers, **flags)
+
+
+def _payload_mapping(value: Any) -> Mapping[str, Any] | None:
+    """The payload as a mapping: a dict, or JSON text (what Jinja renders from an XCom dict) that is sent."""
+    if isinstance(value, str):
+        from qontak_provider.client.errors import QontakPayloadError
+        from qontak_provider.operators._send import decode_json_argument
+
+        try:
+            value = decode_json_argument("payload", value)
+        except QontakPayloadError:
+            return None  # refused by execute(): nothing is sent
+    return value if isinstance(value, Mapping) else None

@@ -23,6 +23,7 @@ from qontak_provider.sandbox import lifecycle, magic, views
 from qontak_provider.sandbox.fixtures import FixtureError, Fixtures
 from qontak_provider.sandbox.gateway import DROPPED_SCOPE_KEY, SANDBOX_PREFIX, GatewayMiddleware
 from qontak_provider.sandbox.magic import Outcome
+from qontak_provider.sandbox.media import register_media_routes
 from qontak_provider.sandbox.runtime import SandboxRuntime, log
 from qontak_provider.sandbox.settings import SandboxSettings
 from qontak_provider.sandbox.state import BroadcastRecord, is_valid_number, normalize_number
@@ -496,6 +497,7 @@ def create_app(
         return views.error(422, [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()])
 
     _register_api_routes(app)
+    register_media_routes(app, _list_response)
     _register_sandbox_routes(app)
     return SandboxASGI(GatewayMiddleware(app, runtime), runtime)
 

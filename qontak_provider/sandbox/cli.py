@@ -49,6 +49,7 @@ _SETTING_FLAGS = (
     "language_check",
     "keep_alive_seconds",
     "idle_reset_seconds",
+    "upload_max_mb",
 )
 
 
@@ -111,6 +112,11 @@ def _add_variant_flags(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="reset (RST) the next request on a connection idle longer than this, like a NAT that forgot "
         "the flow (default off)",
+    )
+    variants.add_argument(
+        "--upload-max-mb",
+        type=float,
+        help="largest file POST /file_uploader takes, in MB (default 100, WhatsApp's limit for documents)",
     )
 
 

@@ -257,6 +257,14 @@ class Sandbox:
         with self.state.lock:
             return [dict(send) for send in self.state.sends]
 
+    def uploads(self) -> list[dict[str, Any]]:
+        """
+        Files the uploader took, oldest first: ``id``, ``filename``, ``content_type``, ``size``,
+        ``sha256``, ``url`` and the bytes as ``data``.
+        """
+        with self.state.lock:
+            return [dict(upload) for upload in self.state.uploads.values()]
+
     def counts(self) -> dict[str, int]:
         """Accepted direct sends per recipient number."""
         return self.state.send_counts()

@@ -85,6 +85,8 @@ class SandboxSettings(BaseModel):
         it (read each time a response completes).
     :param idle_reset_seconds: when set, a connection that stayed idle longer than this has its next request
         reset (TCP RST) before anything is processed, like a NAT gateway that forgot the flow.
+    :param upload_max_mb: the uploader's size limit (WhatsApp's largest, documents': 100 MB); Qontak
+        documents none of its own.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -110,6 +112,7 @@ class SandboxSettings(BaseModel):
     language_check: LanguageCheckMode = "any"
     keep_alive_seconds: float = Field(default=5.0, gt=0)
     idle_reset_seconds: float | None = Field(default=None, gt=0)
+    upload_max_mb: float = Field(default=100.0, gt=0)
 
     @model_validator(mode="before")
     @classmethod

@@ -117,6 +117,8 @@ class SandboxState:
         self.templates: dict[str, dict[str, Any]] = {}
         self.broadcasts: dict[str, BroadcastRecord] = {}
         self.sends: list[dict[str, Any]] = []
+        #: Files taken by the uploader, by id: name, type, size, SHA-256, URL and the bytes.
+        self.uploads: dict[str, dict[str, Any]] = {}
         self.stats = Stats()
         self._send_times: deque[float] = deque()
         self._fault_rng = random.Random(seed)  # noqa: S311 - seeded on purpose: runs must repeat
@@ -137,6 +139,7 @@ class SandboxState:
             self.templates = {t["id"]: t for t in current.templates}
             self.broadcasts = {}
             self.sends = []
+            self.uploads = {}
             self.stats = Stats()
             self._send_times = deque()
             self.clock_offset = 0.0

@@ -154,6 +154,7 @@ def test_qontak_connection_form_save_and_test(
         assert json.loads(stored["extra"]) == {
             "channel_integration_id": sandbox.channel_integration_id,
             "timeout": 30,
+            "deadline": 120,
             "rate_per_minute": 60,
             "default_region": None,  # left empty: the hook reads ID, and no short value reaches the masker
         }

@@ -235,8 +235,8 @@ class SyncFacade:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.client, name)
-        if name == "iter_broadcast_pages":
-            return lambda **kw: list(attr(**kw))
+        if name.startswith("iter_"):  # generators: collected, like the async facade does
+            return lambda *a, **kw: list(attr(*a, **kw))
         return attr
 
     def close(self) -> None:
@@ -257,12 +257,12 @@ class AsyncFacade:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self.client, name)
-        if name == "iter_broadcast_pages":
+        if name.startswith("iter_"):
 
-            async def collect(**kw: Any) -> list[Any]:
-                return [page async for page in attr(**kw)]
+            async def collect(*a: Any, **kw: Any) -> list[Any]:
+                return [item async for item in attr(*a, **kw)]
 
-            return lambda **kw: self.run(collect(**kw))
+            return lambda *a, **kw: self.run(collect(*a, **kw))
         if inspect.iscoroutinefunction(attr):
             return lambda *a, **kw: self.run(attr(*a, **kw))
         return attr

@@ -103,6 +103,21 @@ def test_the_clock_margin_admits_broadcasts_created_up_to_300_s_before_the_attem
     assert client.logs_read == ["inside"]  # too old to be a candidate: its log is not even read
 
 
+def test_the_clock_margin_is_inclusive_and_nothing_older_is_a_candidate() -> None:
+    edge = broadcast("edge", SINCE - RECONCILE_CLOCK_MARGIN)
+    older = broadcast("older", SINCE - RECONCILE_CLOCK_MARGIN - timedelta(milliseconds=1))
+    client = Client([[edge, older]], logs={"edge": [NUMBER], "older": [NUMBER]})
+    assert [b.id for b in finder(client).find(request()).proven] == ["edge"]
+
+
+def test_a_margin_given_replaces_the_default() -> None:
+    early = broadcast("early", SINCE - timedelta(seconds=10))
+    client = Client([[early]], logs={"early": [NUMBER]})
+    assert finder(client, margin=timedelta(0)).find(request()).proven == []
+    client = Client([[early]], logs={"early": [NUMBER]})
+    assert [b.id for b in finder(client, margin=timedelta(seconds=11)).find(request()).proven] == ["early"]
+
+
 @pytest.mark.parametrize(
     "changes",
     [{"channel_integration_id": "ch-2"}, {"message_template": {"id": "tpl-2"}}, {"name": "Someone else"}],
@@ -175,3 +190,44 @@ def test_without_the_list_there_is_nothing_to_reconcile_against(error: Exception
     client.error = error
     with pytest.raises(ReconcileUnavailable, match=r"GET /broadcasts/whatsapp"):
         finder(client).find(request())
+
+
+def test_equal_times_are_in_order_and_a_page_of_only_older_ones_ends_the_scan() -> None:
+    old = SINCE - timedelta(hours=1)
+    pages = [
+        [broadcast("n1", SINCE + timedelta(seconds=9)), broadcast("n2", SINCE + timedelta(seconds=9))],
+        [broadcast("n3", SINCE + timedelta(seconds=5))],
+        [broadcast("o1", old), broadcast("o2", old)],  # every one older than the attempt: the scan ends here
+        [broadcast("o3", old - timedelta(hours=1))],
+    ]
+    client = Client(pages)
+    found = finder(client)
+    assert found.find(request()).scanned == 5
+    assert client.pages_read == 3 and found.describe() == {"scanned": 5, "newest_first": True}
+
+
+def test_equal_times_alone_do_not_prove_the_order() -> None:
+    old = SINCE - timedelta(hours=1)
+    pages = [[broadcast("o1", old), broadcast("o2", old)], [broadcast("new", SINCE + timedelta(seconds=5))]]
+    client = Client(pages, logs={"new": [NUMBER]})
+    found = finder(client)
+    assert [b.id for b in found.find(request()).proven] == ["new"]  # page 1 did not end the scan
+    assert client.pages_read == 2
+
+
+def test_out_of_order_is_reported_as_false() -> None:
+    pages = [[broadcast("a", SINCE), broadcast("b", SINCE + timedelta(seconds=5))]]
+    found = finder(Client(pages))
+    found.find(request())
+    assert found.describe() == {"scanned": 2, "newest_first": False}
+
+
+def test_a_claimed_or_differently_named_broadcast_does_not_hide_the_next_candidate() -> None:
+    b1, b2 = broadcast("b1", SINCE + timedelta(seconds=2)), broadcast("b2", SINCE + timedelta(seconds=1))
+    other = broadcast("other", SINCE + timedelta(seconds=3), name="Someone else")
+    client = Client([[other, b1, b2]], logs={"b1": [NUMBER], "b2": ["6289999999999"]})
+    found = finder(client)
+    first = found.find(request())
+    assert [b.id for b in first.proven] == ["b1"] and [b.id for b in first.unproven] == ["b2"]
+    again = found.find(request(number="6289999999999"))  # b1 is claimed: b2 is still looked at
+    assert [b.id for b in again.proven] == ["b2"] and again.scanned == 3

@@ -136,6 +136,24 @@ def test_notify_renders_context_and_sends_one_message_per_person(sandbox: Any, n
     assert NUMBER not in log and OTHER not in log
 
 
+@pytest.mark.parametrize(
+    "numbers",
+    [
+        ["+62 812-3456-7890", "0812 3456 7890", "0812 9876 5432"],
+        "6281234567890; 0812-3456-7890, +6281298765432",
+    ],
+    ids=["list", "text"],
+)
+def test_the_same_number_in_two_formats_gets_one_message_and_the_next_number_still_does(
+    sandbox: Any, numbers: Any, notifier_logs: Logs
+) -> None:
+    _notifier(to_numbers=numbers)(_context())
+    assert sandbox.counts() == {NUMBER: 1, OTHER: 1}
+    assert [s["to_number"] for s in sandbox.sends()] == [NUMBER, OTHER]  # in the order given
+    assert notifier_logs.text.count("Qontak notification sent to") == 2
+    assert notifier_logs.errors() == []
+
+
 def test_template_id_channel_and_templated_numbers(sandbox: Any) -> None:
     notifier = _notifier(
         template_name=None,

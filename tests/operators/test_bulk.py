@@ -97,3 +97,96 @@ def test_one_customer_listed_three_ways_gets_one_message(qontak_sandbox, store):
     assert qontak_sandbox.counts() == {"6281200000000": 1}
     again = bulk(data, send_duplicates=True, journal_key="another_run").execute({"task_state_store": store})
     assert again["sent"] == 3
+
+
+@pytest.mark.qontak_sandbox(rate_limit=0, clock="instant")
+def test_invalid_rows_exactly_at_max_invalid_ratio_do_not_fail_the_task(qontak_sandbox, store):
+    data = rows(4)
+    data[3]["phone"] = "12"
+    summary = bulk(data, max_invalid_ratio=0.25).execute({"task_state_store": store})  # 1 of 4: not above
+    assert summary["sent"] == 3 and summary["invalid"] == 1
+    assert len(qontak_sandbox.sends()) == 3
+
+
+@pytest.mark.qontak_sandbox(rate_limit=0, clock="instant")
+def test_the_default_max_invalid_ratio_tolerates_five_percent_and_no_more(qontak_sandbox, store):
+    data = rows(20)
+    data[7]["phone"] = "12"
+    summary = bulk(data, rate_per_minute=60_000).execute({"task_state_store": store})  # 1 of 20 = 5 %
+    assert summary["sent"] == 19 and summary["invalid"] == 1
+    data = rows(19, amount="Rp 2")  # another message: another journal
+    data[3]["phone"] = "12"  # 1 of 19 = 5.3 %
+    expected = r"1 of 19 rows are invalid \(5\.3% > max_invalid_ratio 5\.0%\)"
+    with pytest.raises(AirflowFailException, match=expected):
+        bulk(data, journal_key="second", rate_per_minute=60_000).execute({"task_state_store": store})
+
+
+@pytest.mark.qontak_sandbox(rate_limit=0, clock="instant")
+def test_one_invalid_row_of_one_is_a_share_of_one(qontak_sandbox, store):
+    with pytest.raises(AirflowFailException, match=r"1 of 1 rows are invalid \(100\.0%"):
+        bulk(rows(1, phone="12"), max_invalid_ratio=0.6).execute({"task_state_store": store})
+
+
+@pytest.mark.qontak_sandbox(rate_limit=0, clock="instant")
+def test_no_rows_send_nothing_and_succeed(qontak_sandbox, store):
+    summary = bulk([]).execute({"task_state_store": store})
+    assert summary["rows"] == 0 and summary["sent"] == 0 and summary["invalid"] == 0
+    assert qontak_sandbox.sends() == []
+
+
+@pytest.mark.qontak_sandbox(rate_limit=0, clock="instant")
+def test_max_invalid_ratio_none_never_fails_on_invalid_rows(qontak_sandbox, store):
+    summary = bulk(rows(3, phone="12"), max_invalid_ratio=None).execute({"task_state_store": store})
+    assert summary["invalid"] == 3 and summary["sent"] == 0
+
+
+@pytest.mark.qontak_sandbox(rate_limit=0, clock="instant")
+@pytest.mark.parametrize("scheme", ["", "file://"])
+def test_recipients_and_results_given_as_path_strings(qontak_sandbox, store, tmp_path, scheme):
+    source = tmp_path / "rows.csv"
+    source.write_text("id,phone,name,amount,due\nC000,0812-0000-0000,Ani,Rp 1,1 Mei\n")
+    results = tmp_path / "results.jsonl"
+    task = bulk(f"{scheme}{source}", results_path=f"{scheme}{results}")
+    summary = task.execute({"task_state_store": store})
+    assert summary["sent"] == 1 and summary["results_path"] == f"{scheme}{results}"
+    assert qontak_sandbox.counts() == {"6281200000000": 1}
+    (line,) = results.read_text().splitlines()
+    assert '"key": "C000"' in line and '"outcome": "sent"' in line
+    kind = type(QontakBulkSendOperator._as_path(f"{scheme}{source}")).__name__
+    assert kind == ("ObjectStoragePath" if scheme else "PosixPath")
+    assert QontakBulkSendOperator._as_path(source) is source  # a path object is used as it is
+
+
+def test_a_single_dict_is_not_a_recipient_list(qontak_sandbox, store):
+    with pytest.raises(ValueError, match="not a single dict"):
+        bulk({"phone": "0812"}).execute({"task_state_store": store})
+
+
+class LazyRows:
+    """Like Airflow's lazy XCom sequence: has a length and can be iterated, but is no list."""
+
+    def __init__(self, items):
+        self._items = items
+
+    def __len__(self):
+        return len(self._items)
+
+    def __iter__(self):
+        return iter(self._items)
+
+
+def test_the_rows_are_stored_as_their_count_unless_show_numbers(tmp_path):
+    data = rows(2)
+    task = bulk(data)
+    task.render_template_fields({})
+    shown = "[2 recipient rows, not shown: they hold phone numbers (show_numbers=True shows)]"
+    assert task.recipients == shown
+    assert task.real("recipients") == data
+    for value in (tuple(data), LazyRows(data)):
+        assert task.shown_value("recipients", value).startswith("[2 recipient rows")
+    visible = bulk(data, show_numbers=True)
+    visible.render_template_fields({})
+    assert visible.recipients == data == visible.real("recipients")
+    for value in (str(tmp_path / "rows.csv"), tmp_path / "rows.csv", {"phone": "0812"}, b"x", iter(data)):
+        assert task.shown_value("recipients", value) is value  # a path, a file, anything not a row list
+    assert task.shown_value("template_name", data) is data

@@ -6,12 +6,14 @@ task instance); the Airflow-level proof is tests/airflow/test_example_send_dags.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 from conftest import api_sends
 
 from qontak_provider.client.errors import QontakRateLimitError, QontakValidationError
-from qontak_provider.ledger.send import SEND_STATE_KEY
+from qontak_provider.ledger.send import SEND_STATE_KEY, attempt_record, payload_fingerprint
 from qontak_provider.operators.qontak import QontakSendDirectOperator
 
 SONG = "d3e1083c-66ea-410b-b807-1d84182ffa82"
@@ -100,6 +102,25 @@ def test_reconcile_ignores_other_recipients_and_fails_retryably_when_not_found(q
         operator(on_send_in_doubt="reconcile").execute({"task_state_store": store})
     assert not isinstance(failure.value, AirflowFailException)  # a retry may find it once the list caught up
     assert qontak_sandbox.counts() == {"6281234567001": 1}
+
+
+@pytest.mark.parametrize(("worker_ahead", "adopted"), [(120, True), (400, False)])
+def test_reconcile_allows_for_a_worker_clock_ahead_of_qontaks_by_up_to_the_margin(
+    qontak_sandbox, store, worker_ahead, adopted
+):
+    # The attempt time is the worker's clock, created_at Qontak's: a worker 2 minutes ahead recorded its
+    # attempt "after" the broadcast was created, and it is still found; 400 s is beyond the 300 s margin.
+    sent = operator().execute({})
+    prepared, _ = operator().prepare_request()
+    started = datetime.now(timezone.utc) + timedelta(seconds=worker_ahead)
+    store.set(SEND_STATE_KEY, attempt_record(prepared, payload_fingerprint(prepared.to_wire()), started))
+    if adopted:
+        result = operator(on_send_in_doubt="reconcile").execute({"task_state_store": store})
+        assert result["broadcast_id"] == sent["broadcast_id"] and result["reused"] is True
+    else:
+        with pytest.raises(AirflowException, match="not proof"):
+            operator(on_send_in_doubt="reconcile").execute({"task_state_store": store})
+    assert qontak_sandbox.counts() == {NUMBER: 1}
 
 
 def test_reconcile_refuses_when_arguments_changed(qontak_sandbox, store):

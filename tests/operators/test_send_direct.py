@@ -282,3 +282,106 @@ def test_mapping_forms_build():
             [{"to_number": "6281234567001", "to_name": "A", "body": ["a", "b", "c"]}]
         )
     assert {t.task_id for t in dag.tasks} == {"a", "b"}
+
+
+# ------------------------------------------------------------------ what Airflow stores of rendered fields
+
+
+def rendered(operator: QontakSendDirectOperator, **params) -> QontakSendDirectOperator:
+    """The operator after Airflow rendered its template fields (what it stores is then on the attributes)."""
+    operator.render_template_fields({"params": params})
+    return operator
+
+
+def test_the_rendered_number_is_stored_masked_and_sent_in_full(qontak_sandbox):
+    operator = rendered(
+        QontakSendDirectOperator(
+            task_id="send", to_number="{{ params.n }}", to_name="Budi", template_id=SONG, body=["Budi", "x"]
+        ),
+        n="0812-3456-7890",
+    )
+    assert operator.to_number == "08123****890"  # what the UI shows: masked as in the logs
+    assert operator.body == ["Budi", "x"]  # values are not secret unless mask_values
+    assert operator.real("to_number") == "0812-3456-7890" and operator.real("body") == ["Budi", "x"]
+    result = operator.execute({})
+    assert qontak_sandbox.counts() == {"6281234567890": 1}
+    assert result["to_number"] == "62812*****890"
+
+
+def test_show_numbers_keeps_the_rendered_number_as_it_is(qontak_sandbox):
+    operator = QontakSendDirectOperator(
+        task_id="send", to_number="{{ params.n }}", to_name="A", template_id=SONG, show_numbers=True
+    )
+    rendered(operator, n="0812-3456-7890")
+    assert operator.to_number == "0812-3456-7890" == operator.real("to_number")
+    assert operator.shown_value("to_number", None) is None
+
+
+def test_mask_values_hides_body_and_buttons_keeping_their_shape_and_masks_them_in_logs(qontak_sandbox):
+    from airflow.sdk._shared.secrets_masker import redact
+
+    operator = QontakSendDirectOperator(
+        task_id="send",
+        to_number="0812-3456-7890",
+        to_name="A",
+        template_name="otp_login",
+        body=[{"key": "1", "value_text": "{{ params.code }}", "value": "otp"}],
+        buttons=[{"index": "0", "type": "url", "value": "{{ params.code }}"}],
+        mask_values=True,
+    )
+    rendered(operator, code="735911")
+    assert operator.body == [{"key": "1", "value_text": "***", "value": "***"}]
+    assert operator.buttons == [{"index": "0", "type": "url", "value": "***"}]
+    assert redact("the code is 735911") == "the code is ***"  # registered with Airflow's secrets masker
+    operator.execute({})
+    (sent,) = qontak_sandbox.sends()
+    assert sent["body"]["parameters"]["body"][0]["value_text"] == "735911"
+    assert sent["body"]["parameters"]["buttons"][0]["value"] == "735911"
+
+
+def test_mask_values_on_mappings_numbers_and_empty_values():
+    from airflow.sdk._shared.secrets_masker import redact
+
+    operator = QontakSendDirectOperator(task_id="send", mask_values=True)
+    assert operator.shown_value("body", {"1": 804417, "2": ("x", None)}) == {"1": "***", "2": ["***", None]}
+    assert redact("804417") == "***"  # an int leaf is masked too
+    assert operator.shown_value("body", None) is None and operator.shown_value("buttons", None) is None
+    operator.shown_value("body", [False, ""])
+    assert redact("is False") == "is False"  # a flag is no secret: it would be masked in every log line
+    plain = QontakSendDirectOperator(task_id="send")
+    value = ["481516"]
+    assert plain.shown_value("body", value) is value  # without mask_values: shown (and stored) as given
+
+
+def test_a_payload_is_stored_with_its_number_masked_and_its_values_hidden_with_mask_values(qontak_sandbox):
+    payload = copy.deepcopy(SEED_PAYLOADS["otp"])
+    payload["to_number"] = "{{ params.n }}"
+    operator = rendered(
+        QontakSendDirectOperator(task_id="send", payload=payload, mask_values=True), n="+62 812-3456-7890"
+    )
+    assert operator.payload["to_number"] == "62812*****890"
+    assert operator.payload["parameters"]["body"][0] == {"key": "1", "value_text": "***", "value": "***"}
+    assert operator.payload["message_template_id"] == SEED_PAYLOADS["otp"]["message_template_id"]
+    operator.execute({})
+    (sent,) = qontak_sandbox.sends()
+    assert sent["to_number"] == "6281234567890"
+    assert sent["body"]["parameters"] == SEED_PAYLOADS["otp"]["parameters"]
+    shown = QontakSendDirectOperator(task_id="send", show_numbers=True).shown_value("payload", payload)
+    assert shown == payload and shown is not payload  # a copy: the real payload is never changed
+    assert QontakSendDirectOperator(task_id="send").shown_value("payload", {"a": 1}) == {"a": 1}
+
+
+def test_a_payload_rendered_to_json_text_is_stored_masked_too(qontak_sandbox):
+    payload = {**copy.deepcopy(SEED_PAYLOADS["otp"]), "to_number": "6281234567890"}
+    operator = rendered(
+        QontakSendDirectOperator(task_id="send", payload="{{ params.p | tojson }}", mask_values=True),
+        p=payload,
+    )
+    assert isinstance(operator.payload, dict) and operator.payload["to_number"] == "62812*****890"
+    code = payload["parameters"]["body"][0]["value_text"]
+    assert code not in json.dumps(operator.payload) and "6281234567890" not in json.dumps(operator.payload)
+    operator.execute({})  # the JSON text itself is what is sent
+    assert qontak_sandbox.counts() == {"6281234567890": 1}
+    plain = QontakSendDirectOperator(task_id="send")
+    for text in ("not json", "{broken", '["a list"]'):
+        assert plain.shown_value("payload", text) == text  # refused by execute(): shown as given

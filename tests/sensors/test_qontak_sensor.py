@@ -10,9 +10,12 @@ import pytest
 from airflow.sdk import PokeReturnValue
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout, TaskDeferred
 
+from qontak_provider.client.policy import RetryPolicy
+from qontak_provider.client.sync import QontakClient
 from qontak_provider.sandbox import magic
 from qontak_provider.sensors.qontak import DEFERRAL_GRACE_SECONDS, QontakBroadcastSensor
 from qontak_provider.triggers.qontak import QontakBroadcastTrigger
+from tests.integration.faultserver import CLIENT_ID, SECRET, FaultServer, error, ok
 from tests.triggers.test_qontak_trigger import send
 
 pytestmark = pytest.mark.integration
@@ -86,6 +89,75 @@ def test_tolerated_failures_return_the_summary(qontak_sandbox: Any) -> None:
     assert summary["broadcasts"][bad]["errors"][0]["error"] == magic.UNDELIVERABLE_ERROR_MESSAGE
     assert summary["broadcasts"][good]["status"] == "read"
     assert summary["failed_ids"] == [bad]
+
+
+#: A broadcast detail, as the fault server answers it.
+DELIVERED = ok({"id": "b-1", "created_at": "2026-01-01T00:00:00Z", "message_status_count": {"delivered": 1}})
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [error(503, "Service Unavailable"), error(500, "boom"), error(429, "Too many requests")],
+    ids=["503", "500", "429"],
+)
+def test_a_failed_poll_is_tried_again_at_the_next_poke_not_a_task_failure(failure: Any) -> None:
+    with FaultServer() as server:
+        server.script(
+            failure,  # the client's retries are used up (one attempt): QontakServerError / RateLimitError
+            DELIVERED,
+            ok([]),  # the log, for status times
+        )
+        task = sensor(broadcast_ids="b-1", poke_interval=0.01)
+        task.hook.__dict__["client"] = QontakClient(
+            CLIENT_ID, SECRET, base_url=server.url, retry_policy=RetryPolicy(max_attempts=1)
+        )
+        assert task.poke({}) is False
+        result = task.poke({})
+        assert isinstance(result, PokeReturnValue) and result.is_done
+        assert result.xcom_value["broadcasts"]["b-1"]["status"] == "delivered"
+        # the same through execute() in poke mode: the failed poll costs one poke interval, not the task
+        server.script(
+            failure,
+            DELIVERED,
+            ok([]),
+        )
+        assert task.execute({})["outcome"] == "success"
+    assert len(server.requests) == 6
+
+
+def test_a_5xx_from_the_broadcast_list_switches_to_details_in_the_same_poke() -> None:
+    ids = ["b-1", "b-2", "b-3", "b-4"]  # more than detail_threshold: the list is read first
+
+    def detail_or_log(request: Any) -> Any:
+        path = request.path.split("?")[0]
+        if path.endswith("/log"):
+            return ok([])
+        bid = path.split("/")[-2]
+        return ok({"id": bid, "created_at": "2026-01-01T00:00:00Z", "message_status_count": {"delivered": 1}})
+
+    with FaultServer() as server:
+        server.script(error(503, "Service Unavailable"))  # the list, once the client's retries are used up
+        server.default = detail_or_log
+        task = sensor(broadcast_ids=ids, detail_threshold=3)
+        task.hook.__dict__["client"] = QontakClient(
+            CLIENT_ID, SECRET, base_url=server.url, retry_policy=RetryPolicy(max_attempts=1)
+        )
+        result = task.poke({})
+        assert isinstance(result, PokeReturnValue) and result.is_done
+        assert sorted(result.xcom_value["broadcasts"]) == ids
+        listed = [r for r in server.requests if r.path.split("?")[0].endswith("/broadcasts/whatsapp")]
+        assert len(listed) == 1 and task.tracker.list_unavailable is not None
+
+
+def test_an_unrecoverable_api_error_while_polling_fails_the_task() -> None:
+    with FaultServer() as server:
+        server.script(error(401, "Unauthorized"))
+        task = sensor(broadcast_ids="b-1")
+        task.hook.__dict__["client"] = QontakClient(CLIENT_ID, SECRET, base_url=server.url)
+        with pytest.raises(AirflowException, match="401") as failure:
+            task.poke({})
+    assert not isinstance(failure.value, AirflowFailException)  # Airflow's retries apply
+    assert len(server.requests) == 1
 
 
 @pytest.mark.qontak_sandbox(clock="instant", rate_limit=0)

@@ -234,6 +234,32 @@ class TestSends:
         assert decision.pause_sends == 10.0
 
 
+class TestWrites:
+    """Requests that change something but send no message (the generic ``request()``): never repeated once
+    they may have arrived, and not paced."""
+
+    @pytest.mark.parametrize("status", [500, 503])
+    def test_5xx_is_in_doubt_and_never_retried_without_talk_of_messages(self, status) -> None:
+        decision = run("write", HttpOutcome(status, (), "1"), attempt=1)
+        assert isinstance(decision.error, QontakSendInDoubtError)
+        text = str(decision.error)
+        assert text.startswith("The request ") and "may or may not have taken effect" in text
+        assert "NOT retried" in text and "WhatsApp message" not in text
+
+    @pytest.mark.parametrize("kind", [FailureKind.TIMEOUT, FailureKind.DISCONNECTED])
+    def test_failures_after_writing_are_in_doubt(self, kind) -> None:
+        decision = run("write", TransportOutcome(kind, "reset"), attempt=1)
+        assert isinstance(decision.error, QontakSendInDoubtError)
+        assert "may or may not have taken effect" in str(decision.error)
+
+    def test_connect_failure_is_retried(self) -> None:
+        assert run("write", TransportOutcome(FailureKind.CONNECT, "refused"), attempt=1).delay == 0.5
+
+    def test_429_is_retried_without_pausing_the_senders(self) -> None:
+        decision = run("write", rate_limited("10"), attempt=1, random=lambda: 0.0, policy=RetryPolicy())
+        assert decision.error is None and decision.delay == 10.0 and decision.pause_sends is None
+
+
 class TestNeverRetried:
     @pytest.mark.parametrize("kind", ["read", "send"])
     @pytest.mark.parametrize(

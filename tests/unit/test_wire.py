@@ -19,6 +19,8 @@ from qontak_provider.client.wire import (
     base_headers,
     clock_skew,
     encode_query,
+    envelope,
+    gateway_endpoint,
     make_call,
     normalize_base_url,
     parse_error_messages,
@@ -199,3 +201,53 @@ def test_clock_skew() -> None:
     assert clock_skew("Wed, 01 Jan 2025 00:00:30 GMT", now) == -20.0
     assert clock_skew(None, now) is None
     assert clock_skew("garbage", now) is None
+
+
+# ------------------------------------------------------------------------------------ the generic request
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("templates/category", "templates/category"),
+        ("/templates/category", "templates/category"),
+        ("/qontak/chat/v1/templates/category/", "templates/category"),
+        ("rooms/a136ac60-0cd6/tags", "rooms/a136ac60-0cd6/tags"),
+        ("rooms/{id}/resolve", "rooms/{id}/resolve"),
+        ("contacts/naïve list", "contacts/na%C3%AFve%20list"),
+    ],
+)
+def test_gateway_endpoint_accepts_every_spelling_of_a_path(given: str, expected: str) -> None:
+    assert gateway_endpoint(given) == expected
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "  ",
+        None,
+        42,
+        "https://evil.example/x",
+        "rooms?status=open",
+        "rooms#x",
+        "../admin",
+        "rooms//x",
+        "a/./b",
+    ],
+)
+def test_gateway_endpoint_refuses_what_could_leave_the_api(bad: object) -> None:
+    with pytest.raises(QontakPayloadError) as caught:
+        gateway_endpoint(bad)
+    assert str(caught.value).startswith("path:")
+
+
+def test_envelope_is_the_whole_answer_and_empty_for_a_204() -> None:
+    call = Call("DELETE", "http://x/p", "/p", "write")
+    assert envelope(call, RawResponse(204, b"")) == {}
+    body = {"status": "success", "data": {"id": "1"}, "meta": {"pagination": {"offset": 1}}}
+    assert envelope(call, RawResponse(200, json.dumps(body).encode())) == body
+    with pytest.raises(QontakSendInDoubtError, match="its result is unknown"):
+        envelope(call, RawResponse(201, b"[1, 2]"))
+    with pytest.raises(QontakError, match="not a JSON object"):
+        envelope(READ, RawResponse(200, b"<html>"))

@@ -1,0 +1,131 @@
+"""QontakBulkSendOperator with a file per row (``header_file``), and with a contact list as its input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowException
+
+from qontak_provider.client.errors import QontakServerError
+from qontak_provider.operators.bulk import QontakBulkSendOperator
+
+INVOICE_TEMPLATE = "380d1355-0a65-4dc5-be82-308ee7619910"  # invoice_document: DOCUMENT header, no variables
+CONTACT_LIST = "534bd3d4-5395-46a9-bfbb-353f3a7721be"
+pytestmark = pytest.mark.qontak_sandbox(rate_limit=0, clock="instant")
+
+
+def pdf(text: str) -> bytes:
+    return f"%PDF-1.4\n% {text}\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".encode()
+
+
+@pytest.fixture
+def invoices(tmp_path: Path) -> dict[str, Path]:
+    paths = {}
+    for number in ("INV-1", "INV-2", "INV-3"):
+        paths[number] = tmp_path / f"{number}.pdf"
+        paths[number].write_bytes(pdf(number))
+    return paths
+
+
+def rows(invoices: dict[str, Path]) -> list[dict[str, Any]]:
+    return [
+        {"id": "C1", "phone": "081200000001", "name": "Budi", "invoice": str(invoices["INV-1"])},
+        {"id": "C2", "phone": "081200000002", "name": "Siti", "invoice": str(invoices["INV-2"])},
+        # the same statement to a second contact of the same company: one upload for both
+        {"id": "C3", "phone": "081200000003", "name": "Andi", "invoice": str(invoices["INV-2"])},
+        {"id": "C4", "phone": "081200000004", "name": "Dewi", "invoice": str(invoices["INV-3"])},
+    ]
+
+
+def bulk(recipients: Any, **kwargs: Any) -> QontakBulkSendOperator:
+    kwargs.setdefault("template_id", INVOICE_TEMPLATE)
+    kwargs.setdefault("header_file", "{{ row.invoice }}")
+    kwargs.setdefault("key_column", "id")
+    return QontakBulkSendOperator(task_id="bulk", recipients=recipients, **kwargs)
+
+
+def url_of(send: dict[str, Any]) -> str:
+    return {p["key"]: p["value"] for p in send["body"]["parameters"]["header"]["params"]}["url"]
+
+
+def test_each_row_gets_its_own_file_and_each_content_is_uploaded_once(
+    qontak_sandbox: Any, store: Any, invoices: dict[str, Path]
+) -> None:
+    result = bulk(rows(invoices), max_concurrency=4).execute({"task_state_store": store})
+    assert result["sent"] == 4
+    uploads = {u["url"]: u for u in qontak_sandbox.uploads()}
+    assert sorted(u["filename"] for u in uploads.values()) == ["INV-1.pdf", "INV-2.pdf", "INV-3.pdf"]
+    by_number = {s["to_number"]: uploads[url_of(s)]["data"] for s in qontak_sandbox.sends()}
+    assert by_number == {
+        "6281200000001": pdf("INV-1"),
+        "6281200000002": pdf("INV-2"),
+        "6281200000003": pdf("INV-2"),
+        "6281200000004": pdf("INV-3"),
+    }
+
+
+def test_a_row_whose_file_is_missing_is_invalid_and_the_others_are_sent(
+    qontak_sandbox: Any, store: Any, invoices: dict[str, Path], tmp_path: Path
+) -> None:
+    data = rows(invoices)
+    data[1]["invoice"] = str(tmp_path / "missing.pdf")
+    result = bulk(data, max_invalid_ratio=None, results_path=str(tmp_path / "results.jsonl")).execute(
+        {"task_state_store": store}
+    )
+    assert result["sent"] == 3 and result["invalid"] == 1
+    text = (tmp_path / "results.jsonl").read_text()
+    assert "header_file: expected the path of an existing file" in text
+
+
+def test_a_file_that_fails_to_upload_fails_only_its_rows_and_a_retry_sends_them(
+    qontak_sandbox: Any, store: Any, invoices: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    op = bulk(rows(invoices))
+    upload = op.hook.client.upload_file
+
+    def flaky(media: Any, **kwargs: Any) -> Any:
+        if media.filename == "INV-2.pdf":
+            raise QontakServerError("Qontak answered POST /qontak/chat/v1/file_uploader with HTTP 502")
+        return upload(media, **kwargs)
+
+    monkeypatch.setattr(op.hook.client, "upload_file", flaky)
+    with pytest.raises(AirflowException, match="2 rows could not be sent"):
+        op.execute({"task_state_store": store})
+    assert sorted(s["to_number"] for s in qontak_sandbox.sends()) == ["6281200000001", "6281200000004"]
+    retry = bulk(rows(invoices)).execute({"task_state_store": store})  # the next try of the task
+    assert retry["sent"] == 2 and retry["skipped_already_sent"] == 2
+    assert sorted(qontak_sandbox.counts().values()) == [1, 1, 1, 1]
+
+
+def test_a_template_without_a_media_header_makes_every_row_invalid(
+    qontak_sandbox: Any, store: Any, invoices: dict[str, Path]
+) -> None:
+    with pytest.raises(Exception, match="rows are invalid"):
+        bulk(rows(invoices), template_id="d3e1083c-66ea-410b-b807-1d84182ffa82", body=["x", "y"]).execute(
+            {"task_state_store": store}
+        )
+    assert qontak_sandbox.uploads() == [] and qontak_sandbox.sends() == []
+
+
+def test_a_contact_list_is_the_input(qontak_sandbox: Any, store: Any) -> None:
+    op = QontakBulkSendOperator(
+        task_id="bulk",
+        contact_list_id=CONTACT_LIST,
+        template_name="payment_reminder",
+        body={"1": "{{ row.customer_name }}", "2": "{{ row.amount }}", "3": "31 Desember"},
+    )
+    result = op.execute({"task_state_store": store})
+    assert result["sent"] == 3
+    bodies = {
+        s["to_number"]: s["body"]["parameters"]["body"][0]["value_text"] for s in qontak_sandbox.sends()
+    }
+    assert bodies == {"6281234567801": "Budi", "6281234567802": "Siti", "6281234567803": "Andi"}
+
+
+def test_recipients_or_a_contact_list_exactly() -> None:
+    with pytest.raises(ValueError, match="exactly one of recipients and contact_list_id"):
+        QontakBulkSendOperator(task_id="b", template_name="x")
+    with pytest.raises(ValueError, match="exactly one"):
+        QontakBulkSendOperator(task_id="b", template_name="x", recipients=[], contact_list_id="y")

@@ -186,7 +186,7 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
         ``gs://``... URL (read through ``ObjectStoragePath``), or bytes. It is checked against the
         template's header format and WhatsApp's limits before anything is sent, uploaded to Qontak right
         before the send, and not uploaded again by a retry that finds the earlier upload. See
-        :doc:`/files`. (templated)
+        :doc:`/howto/files`. (templated)
     :param buttons: values of dynamic buttons (URL suffix, OTP code): a list filling the dynamic buttons in
         order, a mapping ``{"0": "suffix"}`` by button index, or the API's list of
         ``{"index", "type", "value"}`` dicts. (templated)

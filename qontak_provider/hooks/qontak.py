@@ -408,7 +408,8 @@ class QontakHook(BaseHook):
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None
     ) -> dict[str, Any]:
         """
-        Call any operation of the Qontak Chat API (see :doc:`/reference/gateway`), signed like every other call.
+        Call any operation of the Qontak Chat API, signed like every other call (see
+        :doc:`/reference/gateway`).
 
         .. code-block:: python
 

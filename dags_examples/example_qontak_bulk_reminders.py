@@ -26,6 +26,7 @@ with DAG(
     # One pool slot per Qontak account keeps several DAGs from sharing (and exceeding) one rate limit.
     default_args={"retries": 2, "retry_delay": timedelta(seconds=30)},
 ) as dag:
+    # [START howto_operator_qontak_bulk_send]
     send = QontakBulkSendOperator(
         task_id="send_reminders",
         recipients=ObjectStoragePath(f"file://{DATA / 'payment_reminders.csv'}"),
@@ -36,6 +37,7 @@ with DAG(
         results_path="/tmp/qontak_bulk_reminders_{{ run_id | replace(':', '_') | replace('+', '_') }}.csv",  # noqa: S108 - a demo
         max_invalid_ratio=0.05,
     )
+    # [END howto_operator_qontak_bulk_send]
 
     @task
     def summarize(result: dict) -> dict:

@@ -22,6 +22,7 @@ with DAG(
     catchup=False,
     tags=["example", "qontak"],
 ):
+    # [START howto_operator_qontak_send_cta_url]
     channels = QontakListChannelsOperator(task_id="list_whatsapp_channels", target_channel="wa_cloud")
     templates = QontakListTemplatesOperator(task_id="list_feature_templates", name="feature_link")
 
@@ -40,3 +41,4 @@ with DAG(
         channel_integration_id="{{ ti.xcom_pull(task_ids='pick')['channel_integration_id'] }}",
         buttons={"0": "fitur/personalisasi-report-sales"},  # https://www.qontak.com/{{1}}
     ).set_upstream(choice)
+    # [END howto_operator_qontak_send_cta_url]

@@ -13,6 +13,7 @@ from airflow.sdk import DAG
 
 from qontak_provider.operators.qontak import QontakSendDirectOperator
 
+# [START howto_operator_qontak_send_payload]
 INVOICE_PAYLOAD = {
     "to_name": "Test User",
     "to_number": "6281234567890",
@@ -35,6 +36,7 @@ INVOICE_PAYLOAD = {
         "body": [],
     },
 }
+# [END howto_operator_qontak_send_payload]
 
 with DAG(
     dag_id="example_qontak_document",
@@ -43,4 +45,6 @@ with DAG(
     catchup=False,
     tags=["example", "qontak"],
 ):
+    # [START howto_operator_qontak_send_document]
     QontakSendDirectOperator(task_id="send_invoice_document", payload=INVOICE_PAYLOAD)
+    # [END howto_operator_qontak_send_document]

@@ -12,7 +12,7 @@ Two notifiers are attached:
 * DAG level (``on_failure_callback`` of the DAG): one message per number when the run as a whole fails.
 
 Both use the template ``airflow_task_alert`` (``en_US``, six body placeholders) recommended in
-``docs/notifier.rst``; create and get it approved in Qontak first. A failure to notify is logged and never
+``docs/howto/alerts.rst``; create and get it approved in Qontak first. A failure to notify is logged and never
 changes the task's outcome.
 """
 

@@ -21,6 +21,7 @@ with DAG(
     catchup=False,
     tags=["example", "qontak"],
 ):
+    # [START howto_operator_qontak_send_image]
     common = {
         "to_number": "6281234567890",
         "to_name": "Test User",
@@ -31,3 +32,4 @@ with DAG(
     check = QontakSendDirectOperator(task_id="check_promo", dry_run=True, **common)
     send = QontakSendDirectOperator(task_id="send_promo", **common)
     check >> send
+    # [END howto_operator_qontak_send_image]

@@ -31,6 +31,7 @@ with DAG(
     },
     tags=["example", "qontak"],
 ):
+    # [START howto_operator_qontak_send_otp]
     QontakSendDirectOperator(
         task_id="send_otp",
         to_number="{{ params.to_number }}",
@@ -41,3 +42,4 @@ with DAG(
         buttons=["{{ params.code }}"],
         mask_values=True,  # an OTP code: *** in the rendered template fields and the logs
     )
+    # [END howto_operator_qontak_send_otp]

@@ -20,6 +20,7 @@ with DAG(
     params={"to_number": "+62 812 3456 7890", "to_name": "Test User", "song": "lagu nusantara"},
     tags=["example", "qontak"],
 ):
+    # [START howto_operator_qontak_send_text]
     QontakSendDirectOperator(
         task_id="send_song_recommendation",
         to_number="{{ params.to_number }}",
@@ -28,3 +29,4 @@ with DAG(
         template_id="d3e1083c-66ea-410b-b807-1d84182ffa82",
         body={"1": "{{ params.to_name }}", "2": "{{ params.song }}"},
     )
+    # [END howto_operator_qontak_send_text]

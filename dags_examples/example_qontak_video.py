@@ -20,6 +20,7 @@ with DAG(
     catchup=False,
     tags=["example", "qontak"],
 ):
+    # [START howto_operator_qontak_send_video]
     QontakSendDirectOperator(
         task_id="send_product_video",
         to_number="6281234567890",
@@ -28,3 +29,4 @@ with DAG(
         header_url=VIDEO_URL,  # the file name defaults to the URL's last segment, sample_video.mp4
         body=["Valent", "Qontak", "Qontak"],
     )
+    # [END howto_operator_qontak_send_video]

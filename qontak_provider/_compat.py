@@ -1,7 +1,7 @@
 """Everything that differs between the Airflow 3 minors the provider supports (3.0 to 3.3), in one place.
 
 Every other module imports these names from here, never the version-specific ones. What each minor has
-was read off an installed Airflow of each (``docs/installation.rst`` has the table):
+was read off an installed Airflow of each (``docs/explanation/airflow_versions.rst`` has the table):
 
 * ``airflow.sdk.BaseHook`` came in 3.1 (3.0: ``airflow.hooks.base``); ``airflow.sdk.conf`` in 3.2 (before:
   ``airflow.configuration``).

@@ -122,7 +122,7 @@ def connection_type_info() -> dict[str, Any]:
                 ),
                 # No default here: the form would store it, and Airflow's secrets masker logs
                 # "Skipping masking for a secret as it's too short" in every task for any extra
-                # value under 5 characters (see docs/troubleshooting.rst). Empty means ID.
+                # value under 5 characters (see docs/howto/troubleshooting.rst). Empty means ID.
                 "schema": {"type": ["string", "null"], "pattern": "^[A-Za-z]{2}$"},
             },
         },

@@ -2,8 +2,9 @@
 
 Qontak's uploader (``POST /qontak/chat/v1/file_uploader``, multipart with a ``file`` field) answers with the
 public URL WhatsApp then fetches the media from. The limits below are WhatsApp's for media messages (Cloud
-API; the same table in every source we found, see ``docs/files.rst``); Qontak documents none of its own, so
-a file inside them may still be refused by the uploader, and that error is reported as Qontak gives it.
+API; the same table in every source we found, see ``docs/howto/files.rst``); Qontak documents none of its
+own, so a file inside them may still be refused by the uploader, and that error is reported as Qontak gives
+it.
 
 * :func:`media_file` opens what a pipeline has (a local path, an object-storage path with ``open()``, or
   bytes and a file name) as a :class:`MediaFile`, reading nothing yet.

@@ -386,7 +386,7 @@ class QontakHook(BaseHook):
         :param source: a local path, an ``ObjectStoragePath`` (S3, GCS, ...), or bytes with ``filename``.
         :param filename: the file name the recipient sees; default: the path's last segment.
         :param header_format: ``IMAGE``, ``VIDEO`` or ``DOCUMENT``: the file must fit WhatsApp's limits for
-            it (see :doc:`/files`); any of them when empty.
+            it (see :doc:`/howto/files`); any of them when empty.
         :raises QontakPayloadError: the file is missing, empty, too big, of a type the header does not
             take, or not what its extension says (nothing was uploaded).
         """
@@ -408,7 +408,8 @@ class QontakHook(BaseHook):
         self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None
     ) -> dict[str, Any]:
         """
-        Call any operation of the Qontak Chat API (see :doc:`/gateway`), signed like every other call.
+        Call any operation of the Qontak Chat API, signed like every other call (see
+        :doc:`/reference/gateway`).
 
         .. code-block:: python
 

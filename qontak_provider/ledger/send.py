@@ -17,7 +17,7 @@ The record rules:
 
 No record holds the full phone number (the store is visible in Airflow's UI and REST API): the number is
 masked, and the fingerprint (SHA-256 of the whole wire payload) proves that a retry would send the same
-message. See ``docs/retry_safety.rst``.
+message. See ``docs/explanation/retry_safety.rst``.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ __all__ = [
     "send_qontak_notification",
 ]
 
-#: Body values for the recommended task-alert template (six placeholders, see ``docs/notifier.rst``):
+#: Body values for the recommended task-alert template (six placeholders, see ``docs/howto/alerts.rst``):
 #: ``{{1}}`` task id, ``{{2}}`` DAG id, ``{{3}}`` run id, ``{{4}}`` try number, ``{{5}}`` exception,
 #: ``{{6}}`` log URL.
 TASK_FAILURE_BODY: dict[str, str] = {

@@ -8,7 +8,7 @@ the task instance (``qontak_state.<hash>.<key>``): visible in the UI's Variables
 state store would (masked numbers, fingerprints, row positions), never a number or a secret.
 
 Variables are not removed with the DAG run: delete them (``airflow variables delete``, or the UI) once the
-run is done; ``docs/retry_safety.rst`` says how.
+run is done; ``docs/explanation/retry_safety.rst`` says how.
 """
 
 from __future__ import annotations

@@ -37,7 +37,8 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
     fail the task once every other row is done.
 
     .. seealso::
-        :doc:`/bulk` for sizing, exactly-once guarantees and benchmark figures.
+        :doc:`/howto/send_to_many` for sizing, :doc:`/explanation/retry_safety` for the exactly-once
+        guarantees and :doc:`/reference/benchmarks` for figures.
 
     .. code-block:: python
 
@@ -71,7 +72,7 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
     :param header_file: the row's header file instead of ``header_url`` (Jinja over ``row``, e.g.
         ``"{{ row.invoice_path }}"``): a local path or an ``s3://``, ``gs://``... URL. Each file is checked
         when its row is read, uploaded right before that row's send (each distinct content once per run,
-        concurrently with the other sends), and a failed upload fails that row only. See :doc:`/files`.
+        concurrently with the other sends), and a failed upload fails that row only. See :doc:`/howto/files`.
     :param buttons: dynamic button values (strings are Jinja over ``row``).
     :param row_params: callable ``row -> dict`` with any of ``to_number``, ``to_name``, ``body``,
         ``header_url``, ``header_filename``, ``buttons``; wins over the options above. It must be

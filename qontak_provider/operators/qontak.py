@@ -155,7 +155,7 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
     and the resulting broadcast id in ``task_state_store`` (on Airflow 3.0 to 3.2, which have none, in an
     Airflow Variable) and, on a retry of the same task instance,
     returns the recorded broadcast instead of sending again. A send whose outcome is unknown follows
-    ``on_send_in_doubt``. See :doc:`retry_safety`.
+    ``on_send_in_doubt``. See :doc:`/explanation/retry_safety`.
 
     .. code-block:: python
 
@@ -186,7 +186,7 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
         ``gs://``... URL (read through ``ObjectStoragePath``), or bytes. It is checked against the
         template's header format and WhatsApp's limits before anything is sent, uploaded to Qontak right
         before the send, and not uploaded again by a retry that finds the earlier upload. See
-        :doc:`/files`. (templated)
+        :doc:`/howto/files`. (templated)
     :param buttons: values of dynamic buttons (URL suffix, OTP code): a list filling the dynamic buttons in
         order, a mapping ``{"0": "suffix"}`` by button index, or the API's list of
         ``{"index", "type", "value"}`` dicts. (templated)

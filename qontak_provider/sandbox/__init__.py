@@ -1,6 +1,6 @@
 """Offline Qontak Chat API sandbox: the same endpoints, signature checks and envelopes, on your machine.
 
-Three ways to start it (see ``docs/sandbox.rst``): the ``qontak-sandbox`` console script, the
+Three ways to start it (see ``docs/reference/sandbox.rst``): the ``qontak-sandbox`` console script, the
 :func:`run_sandbox` context manager, and the ``qontak_sandbox`` pytest fixture.
 
 Importing this package is cheap: FastAPI and uvicorn are imported only when a sandbox is built.

@@ -61,7 +61,8 @@ def _choices(field: str) -> list[Any]:
 
 def _add_variant_flags(parser: argparse.ArgumentParser) -> None:
     variants = parser.add_argument_group(
-        "variants of the real API", "answers to questions the public sources leave open (docs/sandbox.rst)"
+        "variants of the real API",
+        "answers to questions the public sources leave open (docs/reference/sandbox.rst)",
     )
     variants.add_argument(
         "--paging",
@@ -126,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="qontak-sandbox",
         description="Offline Qontak Chat (WhatsApp) API with Mekari HMAC checks, for tests and demos.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=f"Magic recipients:\n{magic_lines}\n\nTest endpoints live under /_sandbox (docs/sandbox.rst).",
+        epilog=f"Magic recipients:\n{magic_lines}\n\n"
+        "Test endpoints live under /_sandbox (docs/reference/sandbox.rst).",
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help="interface to listen on (default %(default)s)")
     parser.add_argument(

@@ -64,8 +64,8 @@ class SandboxSettings(BaseModel):
     :param max_clock_skew_seconds: largest accepted distance between the ``Date`` header and the clock.
     :param organization_id: organization of the emulated account.
 
-    The variants below play the answers the public sources leave open (``docs/sandbox.rst``, "Variants of
-    the real API"); the defaults keep the behaviour the provider's client was written against.
+    The variants below play the answers the public sources leave open (``docs/reference/sandbox.rst``,
+    "Variants of the real API"); the defaults keep the behaviour the provider's client was written against.
 
     :param paging: what ``meta.pagination.total`` of every list says: ``"spec"`` the number of items on
         this page (like every list example of the OpenAPI file), ``"seed"`` a fixed, inflated grand total

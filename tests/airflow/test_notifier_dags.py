@@ -68,7 +68,7 @@ def test_example_dag_alerts_at_task_and_dag_level(run_dag: RunDag, qontak_sandbo
     dag_alerts = [b for b in bodies if b["1"] == "(whole run)"]
     assert len(task_alerts) == 1, output_of(result)
     assert "Failing on purpose" in task_alerts[0]["5"]
-    # DAG-level callbacks: see docs/notifier.rst about apache/airflow#64649 under `airflow dags test`.
+    # DAG-level callbacks: see docs/howto/alerts.rst about apache/airflow#64649 under `airflow dags test`.
     assert len(dag_alerts) == 1, output_of(result)
     assert dag_alerts[0]["2"] == "example_qontak_failure_notification"
     assert len(bodies) == 2

@@ -4,20 +4,22 @@ Everything is real: ``airflow api-server`` in a subprocess, Debian's Chromium, a
 loopback. The "Test" button makes the API server build our hook and call ``QontakHook.test_connection()``,
 which signs a request to the sandbox.
 
-Screenshots land in ``artifacts/browser/``; the ones used by ``docs/connection.rst`` are copies in
-``docs/img/``.
+Screenshots land in ``artifacts/browser/``. The ones ``docs/howto/connection.rst`` shows (``DOC_IMAGES``)
+are copies in ``docs/img/``; ``QONTAK_UPDATE_DOC_SCREENSHOTS=1`` makes a passing run copy them there.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from typing import TYPE_CHECKING
 
 import pytest
 
 from qontak_provider.sandbox import run_sandbox
-from tests.browser.conftest import ARTIFACTS, AirflowApiServer
+from tests.browser.conftest import ARTIFACTS, REPO, AirflowApiServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Locator, Page
@@ -25,6 +27,14 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 
 CONN_ID = "qontak_ui_test"
+#: The screenshots docs/howto/connection.rst shows, copied to docs/img/ by a run with the variable below.
+DOC_IMAGES = (
+    "connection_form_standard.png",
+    "connection_form_extra.png",
+    "connection_test_success_toast.png",
+    "connection_test_401_toast.png",
+)
+UPDATE_DOC_IMAGES = "QONTAK_UPDATE_DOC_SCREENSHOTS"
 UPSTREAM_PORT_BUG = "The host or port to test differs from the stored connection"
 
 
@@ -181,3 +191,7 @@ def test_qontak_connection_form_save_and_test(
         assert "Qontak refused the credentials (HTTP 401). Likely causes:" in toast
         assert "not-the-sandbox-secret" not in toast
         assert sandbox.client_secret not in toast
+
+    if os.environ.get(UPDATE_DOC_IMAGES) == "1":  # only after every assertion held
+        for name in DOC_IMAGES:
+            shutil.copyfile(ARTIFACTS / name, REPO / "docs" / "img" / name)

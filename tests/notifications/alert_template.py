@@ -1,4 +1,4 @@
-"""The recommended alert template of ``docs/notifier.rst``, as a sandbox fixture for the notifier tests."""
+"""The recommended alert template of ``docs/howto/alerts.rst``, as a sandbox fixture for notifier tests."""
 
 from __future__ import annotations
 

@@ -362,3 +362,29 @@ def test_reconcile_needs_the_attempts_start_time() -> None:
     with pytest.raises(InDoubtUnresolved, match="no usable start time") as caught:
         h.send()
     assert caught.value.final
+
+
+def test_the_records_say_what_was_sent_where_and_when() -> None:
+    """What the Airflow UI shows of a send: masked number, template, channel, times, never the payload."""
+    started = datetime(2026, 12, 1, 9, 59, 58, tzinfo=timezone.utc)
+    attempt = attempt_record(REQUEST, FINGERPRINT, started)
+    assert attempt == {
+        "state": "attempting",
+        "to": "62812*****890",
+        "template_id": "tpl-1",
+        "channel_integration_id": "ch-1",
+        "fingerprint": FINGERPRINT,
+        "started_at": "2026-12-01T09:59:58+00:00",
+    }
+    before = datetime.now(timezone.utc)
+    sent = sent_record(attempt, SENT, how="reconciled")
+    recorded_at = datetime.fromisoformat(sent.pop("recorded_at"))
+    assert before <= recorded_at <= datetime.now(timezone.utc)
+    assert sent == {
+        **attempt,
+        "state": "sent",
+        "broadcast_id": "b-sent",
+        "created_at": SENT.created_at,
+        "recorded_by": "reconciled",
+    }
+    assert sent_record(attempt, SENT)["recorded_by"] == "sent"

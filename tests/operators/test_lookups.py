@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
 from qontak_provider.operators.qontak import QontakListChannelsOperator, QontakListTemplatesOperator
 
@@ -58,3 +62,24 @@ def test_lookup_operators_template_fields_and_cheap_init():
     assert set(channels.template_fields) == {"target_channel", "include_inactive", "qontak_conn_id"}
     assert set(templates.template_fields) == {"status", "category", "language", "name", "qontak_conn_id"}
     assert templates.status == "APPROVED"
+
+
+def test_the_log_says_what_was_asked_and_found(qontak_sandbox, caplog, capsys):
+    caplog.set_level(logging.INFO)
+    approved = QontakListTemplatesOperator(task_id="t", category="UTILITY").execute({})
+    channels = QontakListChannelsOperator(
+        task_id="c", target_channel="wa_cloud", include_inactive=True
+    ).execute({})
+    everything = QontakListChannelsOperator(task_id="c").execute({})
+    logged = caplog.text + capsys.readouterr().out  # the task logger writes through structlog
+    assert (
+        f"Found {len(approved)} template(s) (status=APPROVED, category=UTILITY, language=any, name=any)."
+        in logged
+    )
+    assert f"Found {len(channels)} channel integration(s) of kind 'wa_cloud' (inactive included)." in logged
+    assert f"Found {len(everything)} channel integration(s)." in logged
+
+
+def test_a_flag_that_is_not_a_boolean_is_refused_by_name():
+    with pytest.raises(AirflowFailException, match="include_inactive"):
+        QontakListChannelsOperator(task_id="c", include_inactive="maybe").execute({})

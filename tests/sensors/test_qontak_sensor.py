@@ -194,6 +194,35 @@ def test_deferrable_pokes_once_then_defers_with_the_trigger(qontak_sandbox: Any)
 
 
 @pytest.mark.qontak_sandbox(clock="instant", rate_limit=0)
+@pytest.mark.parametrize("listed", ["live", "absent"])
+def test_the_trigger_gets_the_connection_limits_and_what_the_poke_learnt_of_the_list(
+    qontak_sandbox: Any, monkeypatch: pytest.MonkeyPatch, listed: str
+) -> None:
+    qontak_sandbox.update_settings(broadcast_list=listed)
+    monkeypatch.setenv("AIRFLOW_CONN_QONTAK_OTHER", qontak_sandbox.conn_json())
+    ids = [send(qontak_sandbox, magic.NEVER_READ) for _ in range(5)]  # past detail_threshold: list first
+    task = sensor(
+        broadcast_ids=ids,
+        deferrable=True,
+        target_status="read",
+        qontak_conn_id="qontak_other",
+        detail_threshold=4,
+        max_log_requests=9,
+    )
+    with pytest.raises(TaskDeferred) as deferred:
+        task.execute({})
+    _, kwargs = deferred.value.trigger.serialize()
+    assert kwargs["qontak_conn_id"] == "qontak_other"
+    assert kwargs["detail_threshold"] == 4 and kwargs["max_log_requests"] == 9
+    assert kwargs["use_list"] is (listed == "live")  # a 404 from the list is not asked again by the trigger
+
+
+def test_the_documented_defaults() -> None:
+    task = sensor(broadcast_ids="b")
+    assert (task.target_status, task.detail_threshold, task.max_log_requests) == ("delivered", 3, 25)
+
+
+@pytest.mark.qontak_sandbox(clock="instant", rate_limit=0)
 def test_deferrable_does_not_defer_when_already_settled(qontak_sandbox: Any) -> None:
     bid = send(qontak_sandbox, "6281234567890")
     summary = sensor(broadcast_ids=bid, deferrable=True).execute({})

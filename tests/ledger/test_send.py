@@ -388,3 +388,58 @@ def test_the_records_say_what_was_sent_where_and_when() -> None:
         "recorded_by": "reconciled",
     }
     assert sent_record(attempt, SENT)["recorded_by"] == "sent"
+
+
+HOW_TO_CHECK = (
+    " Check Qontak's broadcast list (QontakHook.list_broadcasts(), or the Qontak inbox) for a broadcast"
+    " created after 2026-12-01T09:00:00+00:00 to that recipient. To send deliberately anyway, re-run with"
+    " on_send_in_doubt='resend', or delete the task state key 'qontak_send' of this task instance (UI, or"
+    " DELETE /api/v2/dags/<dag_id>/dagRuns/<run_id>/taskInstances/<task_id>/state-store/qontak_send) and"
+    " clear the task."
+)
+EARLIER_TRY = (
+    "The send of template tpl-1 to 62812*****890 started by an earlier try of this task instance at"
+    " 2026-12-01T09:00:00+00:00 may or may not have reached Qontak (no broadcast id was recorded)."
+)
+
+
+def test_the_whole_message_of_a_doubt_left_by_an_earlier_try() -> None:
+    """What the operator reads in the task log when a worker died mid-send: every word is the instruction."""
+    assert SEND_STATE_KEY == "qontak_send"
+    h = Harness(Store(attempting()), policy="fail")
+    with pytest.raises(InDoubtUnresolved) as caught:
+        h.send()
+    assert (
+        str(caught.value) == EARLIER_TRY + " It was NOT sent again (on_send_in_doubt='fail')." + HOW_TO_CHECK
+    )
+
+
+def test_the_whole_message_when_reconcile_finds_nothing_proven_yet() -> None:
+    unproven = [Broadcast(id="b-maybe"), Broadcast(id="b-other")]
+    h = Harness(
+        Store(attempting()), policy="reconcile", finder=Finder(FindResult(unproven=unproven, scanned=3))
+    )
+    with pytest.raises(InDoubtUnresolved) as caught:
+        h.send()
+    assert str(caught.value) == (
+        EARLIER_TRY
+        + " Reconcile scanned 3 broadcast(s) and found none proven to be it."
+        + " Candidates whose log does not show the number yet: b-maybe, b-other."
+        + " Absence in the list is not proof (it can lag), so nothing was sent again;"
+        + " a retry reconciles again."
+        + HOW_TO_CHECK
+    )
+    h = Harness(Store(attempting()), policy="reconcile", finder=Finder(FindResult(scanned=0)))
+    with pytest.raises(InDoubtUnresolved) as caught:
+        h.send()
+    assert "found none proven to be it. Absence in the list" in str(caught.value)  # no candidate sentence
+
+
+def test_the_whole_message_of_a_doubt_in_this_try() -> None:
+    h = Harness(Store(), policy="fail")
+    h.outcomes = [QontakSendInDoubtError("read timeout after 30 s")]
+    with pytest.raises(InDoubtUnresolved) as caught:
+        h.send()
+    text = str(caught.value)
+    assert text.startswith("The send of template tpl-1 to 62812*****890 started by this try at 20")
+    assert " may or may not have reached Qontak (read timeout after 30 s). It was NOT sent again" in text

@@ -59,6 +59,18 @@ def test_some_invalid_rows_over_the_ratio_say_how_many_were_sent(qontak_sandbox,
     assert len(qontak_sandbox.sends()) == 2
 
 
+@pytest.mark.qontak_sandbox(rate_limit=0, clock="instant")
+def test_one_valid_row_sent_is_said_in_the_singular(qontak_sandbox, store):
+    data = rows(3)
+    data[0]["phone"] = data[1]["phone"] = "12"
+    with pytest.raises(AirflowFailException) as info:
+        bulk(data, max_invalid_ratio=0.5).execute({"task_state_store": store})
+    assert "2 of 3 rows are invalid (66.7% > max_invalid_ratio 50.0%); the 1 valid row was sent." in str(
+        info.value
+    )
+    assert len(qontak_sandbox.sends()) == 1
+
+
 @pytest.mark.qontak_sandbox(rate_limit=0, clock="instant", fail_after=1.0)
 def test_rows_in_doubt_fail_the_task_after_every_other_row_and_say_how_to_resend(qontak_sandbox, store):
     data = rows(3)

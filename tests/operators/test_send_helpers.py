@@ -44,3 +44,18 @@ def test_masked_wire_masks_only_the_number():
     wire = {"to_number": "6281234567890", "to_name": "A"}
     assert masked_wire(wire) == {"to_number": "62812*****890", "to_name": "A"}
     assert wire["to_number"] == "6281234567890"
+
+
+def test_masked_wire_with_values_hides_every_parameter_value_and_keeps_the_shape():
+    wire = {
+        "to_number": "6281234567890",
+        "to_name": "A",
+        "parameters": {"body": [{"key": "1", "value_text": "123456", "value": "otp"}], "buttons": []},
+    }
+    shown = masked_wire(wire, values=True)
+    assert shown["to_number"] == "62812*****890" and shown["to_name"] == "A"
+    assert "123456" not in str(shown)
+    assert shown["parameters"]["body"][0]["key"] == "1" and shown["parameters"]["buttons"] == []
+    assert wire["parameters"]["body"][0]["value_text"] == "123456"  # the payload sent is untouched
+    assert masked_wire(wire)["parameters"] == wire["parameters"]  # without values only the number
+    assert masked_wire({"parameters": "not a mapping"}, values=True) == {"parameters": "not a mapping"}

@@ -212,6 +212,29 @@ def test_sandbox_fault_is_logged_not_raised(sandbox: Any, notifier_logs: Logs) -
     assert NUMBER not in notifier_logs.text
 
 
+def test_a_send_refused_before_it_left_says_could_not_be_sent_and_the_next_number_is_alerted(
+    sandbox: Any, monkeypatch: pytest.MonkeyPatch, notifier_logs: Logs
+) -> None:
+    from qontak_provider.client.errors import QontakRateLimitError
+    from qontak_provider.hooks.qontak import QontakHook
+
+    original = QontakHook.send_direct
+
+    def refuse_the_first(hook: QontakHook, request: Any) -> Any:
+        if request.to_number == NUMBER:
+            raise QontakRateLimitError("Too many requests")  # answered 429: provably not sent
+        return original(hook, request)
+
+    monkeypatch.setattr(QontakHook, "send_direct", refuse_the_first)
+    _notifier(to_numbers=["+62 812-3456-7890", "0812 9876 5432"])(_context())
+    assert [s["to_number"] for s in sandbox.sends()] == [OTHER]
+    (error,) = notifier_logs.errors()
+    assert (
+        "Qontak notification to 62812*****890 could not be sent (the original failure is unaffected): "
+        "QontakRateLimitError: Too many requests" in error
+    ), error
+
+
 def test_unknown_template_and_missing_connection_are_logged(
     sandbox: Any, monkeypatch: pytest.MonkeyPatch, notifier_logs: Logs
 ) -> None:

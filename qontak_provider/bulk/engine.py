@@ -39,6 +39,7 @@ from qontak_provider.bulk.journal import (
     FAILED,
     HANDED,
     IN_DOUBT,
+    INVALID,
     NEW,
     RESEND,
     SENT,
@@ -194,14 +195,17 @@ def classify_send_error(err: BaseException, *, handed_over: bool) -> tuple[str, 
 
     What the error means for the message is the send ledger's call
     (:func:`~qontak_provider.ledger.send.fate_of`): refused is final (``f``), not sent is resent by the next
-    try (``r``), in doubt is reported (``d``). A request that could never be valid is ``invalid``. The run
+    try (``r``), in doubt is reported (``d``). A request refused before it left (``QontakPayloadError``, e.g.
+    a header file gone since its check) is ``invalid`` (``v``: checked again by the next try). The run
     stops on a rejected credential (every other row would be rejected too) and on an error that is not
     Qontak's (a bug must not be repeated 10,000 times).
     """
     fate = fate_of(err, handed_over=handed_over)
     abort = isinstance(err, QontakAuthenticationError) or not isinstance(err, QontakError)
     if fate is Fate.REFUSED:
-        return FAILED, "invalid" if isinstance(err, QontakPayloadError) else "failed", False
+        return (
+            (INVALID, "invalid", False) if isinstance(err, QontakPayloadError) else (FAILED, "failed", False)
+        )
     if fate is Fate.NOT_SENT:
         return RESEND, "failed", abort
     return IN_DOUBT, "in_doubt", abort
@@ -574,10 +578,11 @@ class BulkSender:
         self._report.broadcast_ids_truncated = bool(state.extra.get("it")) or len(ids) > self.max_ids
         if self._prior is not None:
             self.log.info(
-                "Resuming bulk send from its journal (try %d): %d rows settled, %d to resend, %d in doubt, "
-                "%d handed over without a result",
+                "Resuming bulk send from its journal (try %d): %d rows settled, %d invalid (checked again), "
+                "%d to resend, %d in doubt, %d handed over without a result",
                 self.try_number,
                 self._prior.count(SENT) + self._prior.count(FAILED),
+                self._prior.count(INVALID),
                 self._prior.count(RESEND),
                 self._prior.count(IN_DOUBT),
                 self._prior.count(HANDED),
@@ -632,10 +637,10 @@ class BulkSender:
         try:
             prepared = self.prepare(index, row)
         except (QontakPayloadError, ValueError, TypeError, KeyError) as err:
-            # Invalid rows count as settled ("s"): validation is deterministic, so a retry finds
-            # them invalid again.
+            # Not "settled": what made the row invalid may be outside the input (a header_file that is
+            # missing, a template that is edited), so the next try checks it again and sends it if valid.
             key = self._key(index, row)
-            self._record(RowResult(index, key, self._masked(row), "invalid", None, str(err)[:500]), SENT)
+            self._record(RowResult(index, key, self._masked(row), "invalid", None, str(err)[:500]), INVALID)
             return
         if self._is_duplicate(prepared):
             self._record(self._duplicate(prepared), SENT)
@@ -714,8 +719,14 @@ class BulkSender:
         if prior == SENT:
             try:
                 prepared = self.prepare(index, row)
-            except (QontakPayloadError, ValueError, TypeError, KeyError) as err:
-                self._record(RowResult(index, key, self._masked(row), "invalid", None, str(err)[:500]), SENT)
+            except (QontakPayloadError, ValueError, TypeError, KeyError):
+                # It was sent; what it needed may be gone now (its header_file deleted after the send).
+                self._record(
+                    RowResult(
+                        index, key, self._masked(row), "skipped_already_sent", None, "sent by an earlier try"
+                    ),
+                    SENT,
+                )
                 return
             if self._is_duplicate(prepared):
                 self._record(self._duplicate(prepared), SENT)

@@ -11,7 +11,9 @@ journal keeps, per code, a set of row ranges:
   recorded, and stored, **before** the request leaves, so a row a killed worker may have sent is always
   ``h`` (or has its outcome) in the stored journal; the next try reconciles it against Qontak's broadcast
   list or reports it in doubt. At most the rows in flight (``max_concurrency``) are ``h`` at any time.
-* ``s``, settled: sent (or invalid, which is re-derived on resume because validation is deterministic).
+* ``s``, settled: sent (or a duplicate of a row sent in the same input).
+* ``v``, invalid: refused by validation before any request. The next try checks the row again and sends it
+  if it has become valid: a ``header_file`` that was missing may exist now, a template may have been fixed.
 * ``d``, in doubt: the send may have reached Qontak; reported, never sent again unless asked to.
 * ``f``, failed for good: Qontak refused the row (4xx); reported, never sent again.
 * ``r``, to resend: the send provably did not reach Qontak (connect failure, rate limit exhausted, the run
@@ -20,9 +22,10 @@ journal keeps, per code, a set of row ranges:
 A row without a code was never handed over: the next try sends it. That is what makes a kill lose nothing:
 a row is either recorded with an outcome, or recorded as possibly in flight, or provably never sent.
 
-The encoding is compact: the contiguous prefix of ``s`` rows becomes one number (``hw``, the high-water mark)
-and every range list is a string of base-36 deltas, so a journal stays a few hundred bytes unless many rows
-fail (``task_state_store`` values should stay under ``[state_store] max_value_storage_bytes``, 64 KiB).
+The encoding is compact: the contiguous prefix of ``s`` and ``v`` rows becomes one number (``hw``, the
+high-water mark; the ``v`` rows in it are listed) and every range list is a string of base-36 deltas, so a
+journal stays a few hundred bytes unless many rows fail or are invalid (``task_state_store`` values should
+stay under ``[state_store] max_value_storage_bytes``, 64 KiB).
 """
 
 from __future__ import annotations
@@ -42,10 +45,10 @@ __all__ = [
     "encode_journal",
 ]
 
-JOURNAL_VERSION = 2
+JOURNAL_VERSION = 3
 #: Codes kept in the journal (see the module docstring).
-CODES = ("s", "d", "f", "r", "h")
-SENT, IN_DOUBT, FAILED, RESEND, HANDED = CODES
+CODES = ("s", "v", "d", "f", "r", "h")
+SENT, INVALID, IN_DOUBT, FAILED, RESEND, HANDED = CODES
 #: Status of a row that has no code: never handed over.
 NEW = "n"
 
@@ -202,7 +205,7 @@ class JournalState:
     """
     What is known about every row: per-code range sets.
 
-    :param codes: ``{"s"|"d"|"f"|"r"|"h": RangeSet}``.
+    :param codes: ``{"s"|"v"|"d"|"f"|"r"|"h": RangeSet}``.
     :param fingerprint: identifies the input and template the journal belongs to.
     :param started_at: Unix time of the first try's start (bounds the broadcast search of reconciliation).
     :param tries: how many tries have written this journal.
@@ -232,8 +235,8 @@ class JournalState:
         self.codes[code].add(row)
 
     def high_water(self) -> int:
-        """Rows below this are all sent (or invalid)."""
-        return self.codes[SENT].prefix_end()
+        """Rows below this are all sent or invalid."""
+        return RangeSet([*self.codes[SENT].ranges(), *self.codes[INVALID].ranges()]).prefix_end()
 
     def count(self, code: str) -> int:
         return len(self.codes[code])
@@ -245,7 +248,7 @@ def encode_journal(state: JournalState) -> dict[str, Any]:
     encoded: dict[str, Any] = {"v": JOURNAL_VERSION, "fp": state.fingerprint, "hw": hw, "t": state.tries}
     if state.started_at is not None:
         encoded["at"] = round(state.started_at, 3)
-    ranges = {SENT: state.codes[SENT].clipped(hw).encode()}
+    ranges = {SENT: state.codes[SENT].clipped(hw).encode()}  # below hw: every row not listed as ``v``
     ranges.update({code: state.codes[code].encode() for code in CODES if code != SENT})
     encoded["x"] = {code: text for code, text in ranges.items() if text}
     if state.extra:
@@ -258,12 +261,13 @@ def decode_journal(stored: Any) -> JournalState:
     Read what :func:`encode_journal` wrote; raise :class:`JournalError` when it is not a journal.
 
     A version-1 journal (a reservation mark ``res`` instead of ``h`` codes) is read too: its reserved rows
-    without an outcome may have been in flight, so they become ``h``.
+    without an outcome may have been in flight, so they become ``h``. Versions 1 and 2 have no ``v``: their
+    invalid rows were recorded as ``s`` and stay settled.
     """
     if not isinstance(stored, Mapping):
         raise JournalError(f"expected a journal object, got {type(stored).__name__}")
     version = stored.get("v")
-    if version not in (1, JOURNAL_VERSION):
+    if version not in (1, 2, JOURNAL_VERSION):
         raise JournalError(f"unsupported journal version {version!r}")
     try:
         hw = int(stored["hw"])
@@ -278,7 +282,11 @@ def decode_journal(stored: Any) -> JournalState:
         raise JournalError(f"corrupt journal: {err}") from err
     if hw < 0 or reserved < hw:
         raise JournalError(f"corrupt journal: hw={hw}, res={reserved}")
-    codes[SENT].add_range(0, hw)
+    start = 0
+    for invalid_start, invalid_end in codes[INVALID].clipped(0, hw).ranges():  # the rows below hw not ``v``
+        codes[SENT].add_range(start, invalid_start)
+        start = invalid_end
+    codes[SENT].add_range(start, max(start, hw))
     state = JournalState(
         codes=codes,
         fingerprint=str(stored.get("fp", "")),

@@ -18,6 +18,7 @@ No Airflow import; the only I/O is reading the file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import uuid
@@ -124,15 +125,32 @@ class MediaFile:
             import io
 
             return io.BytesIO(self._data)
-        if isinstance(self._source, (str, os.PathLike)):
-            return open(self._source, "rb")
-        return self._source.open("rb")
+        with self._reading():
+            if isinstance(self._source, (str, os.PathLike)):
+                return open(self._source, "rb")
+            return self._source.open("rb")
 
     def chunks(self) -> Iterator[bytes]:
         """The content in chunks of :data:`CHUNK_SIZE`."""
-        with self.open() as stream:
+        with self.open() as stream, self._reading():
             while chunk := stream.read(CHUNK_SIZE):
                 yield chunk
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """A file that cannot be read (gone since it was checked, no permission) is this argument's error.
+
+        Raised as :class:`QontakPayloadError`, never as the raw ``OSError``: an ``OSError`` from an upload's
+        body would read as a lost connection to the HTTP libraries (and be retried), and would stop a bulk
+        run instead of failing its row.
+        """
+        try:
+            yield
+        except OSError as err:
+            reason = err.strerror or type(err).__name__
+            raise QontakPayloadError(
+                self.argument, "a file that can be read", f"{self.filename}: {reason}"
+            ) from None
 
     def sha256(self) -> str:
         """Hex SHA-256 of the content (read once, then remembered): equal files upload once."""
@@ -263,12 +281,15 @@ def media_file(source: Any, *, filename: str | None = None, argument: str = "fil
         path = os.fspath(source)
         if not path.strip():
             raise QontakPayloadError(argument, "the path of a file", source)
+        if os.path.isdir(path):
+            raise QontakPayloadError(argument, "the path of a file, not of a directory", _shown(path))
         if not os.path.isfile(path):
-            raise QontakPayloadError(argument, "the path of an existing file", path)
+            raise QontakPayloadError(argument, "the path of an existing file", _shown(path))
         name = filename or os.path.basename(path)
-        return MediaFile(
-            filename=_clean_name(name, argument), size=os.path.getsize(path), argument=argument, _source=path
-        )
+        media = MediaFile(filename=_clean_name(name, argument), size=None, argument=argument, _source=path)
+        with media._reading():
+            media.size = os.path.getsize(path)
+        return media
     if hasattr(source, "open"):
         try:
             exists = source.exists() if hasattr(source, "exists") else True
@@ -284,6 +305,11 @@ def media_file(source: Any, *, filename: str | None = None, argument: str = "fil
     raise QontakPayloadError(
         argument, "a file path, an ObjectStoragePath or bytes", f"<{type(source).__name__}>"
     )
+
+
+def _shown(path: str) -> str:
+    """A path as error messages show it: whole up to 200 characters, else its start and its end."""
+    return path if len(path) <= 200 else f"{path[:120]}...{path[-60:]}"
 
 
 def _object_size(source: Any) -> int | None:
@@ -336,9 +362,26 @@ class MultipartBody:
         return len(self._head()) + self.media._measure() + len(self._tail())
 
     def chunks(self) -> Iterator[bytes]:
-        """The whole body, in chunks; each call starts again (a retried attempt sends it anew)."""
+        """The whole body, in chunks; each call starts again (a retried attempt sends it anew).
+
+        :raises QontakPayloadError: the file's size is not the one measured for ``Content-Length`` (it
+            changed while it was uploaded): stopped before a byte beyond it is sent.
+        """
+        declared = self.media._measure()
+        sent = 0
         yield self._head()
-        yield from self.media.chunks()
+        for chunk in self.media.chunks():
+            sent += len(chunk)
+            if sent > declared:
+                break
+            yield chunk
+        if sent != declared:
+            raise QontakPayloadError(
+                self.media.argument,
+                "a file that does not change while it is uploaded",
+                f"{self.media.filename}: {sent if sent <= declared else 'more than ' + str(declared)} bytes "
+                f"instead of {declared}",
+            )
         yield self._tail()
 
     def stream(self) -> _SizedStream:

@@ -230,6 +230,8 @@ def open_header_file(source: Any, *, filename: str | None, header_url: object) -
             "header_file", "nothing when header_url is given: the header is one file or one URL", header_url
         )
     name = _optional_str("header_filename", filename, "a file name")
+    if isinstance(source, str) and not source.strip():  # what an empty Jinja value renders to
+        raise QontakPayloadError("header_file", "the path of a file", source)
     return media_file(
         source if isinstance(source, bytes) else as_path(source), filename=name, argument="header_file"
     )

@@ -215,7 +215,10 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
             contact_list = str(self.contact_list_id)
             contacts = self.hook.get_contact_list(contact_list)  # a wrong id fails here, before any send
             contact_rows = (contact.as_row() for contact in self.hook.iter_contacts(contact_list))
-            return contact_rows, contacts.contacts_count, f"contact_list:{contact_list}"
+            # Rows are journalled by position: a list that changed between tries (a contact added or
+            # removed, the list re-imported) must not match the journal, or rows would shift.
+            version = f"{contacts.contacts_count}:{contacts.finished_at}:{contacts.created_at}"
+            return contact_rows, contacts.contacts_count, f"contact_list:{contact_list}:{version}"
         recipients = self.real("recipients")
         if isinstance(recipients, (str, os.PathLike)) or hasattr(recipients, "open"):
             from qontak_provider.operators._send import as_path

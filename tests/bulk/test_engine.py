@@ -304,7 +304,7 @@ def test_no_store_and_bad_arguments():
         (QontakAuthenticationError("x"), ("r", "failed", True)),
         (QontakRateLimitError("x"), ("r", "failed", False)),
         (QontakTransportError("x"), ("r", "failed", False)),
-        (QontakPayloadError("f", "e"), ("f", "invalid", False)),
+        (QontakPayloadError("f", "e"), ("v", "invalid", False)),
         (QontakNotFoundError("x"), ("f", "failed", False)),
         (QontakValidationError("x"), ("f", "failed", False)),
         (QontakError("x"), ("d", "in_doubt", False)),
@@ -321,7 +321,7 @@ def test_classify_send_error_after_the_hand_over(err, expected):
         (QontakSendInDoubtError("x"), ("r", "failed", False)),
         (QontakError("x"), ("r", "failed", False)),
         (KeyError("x"), ("r", "failed", True)),
-        (QontakPayloadError("f", "e"), ("f", "invalid", False)),
+        (QontakPayloadError("f", "e"), ("v", "invalid", False)),
         (QontakAuthenticationError("x"), ("r", "failed", True)),
     ],
 )

@@ -74,11 +74,34 @@ def test_encoding_is_compact_and_round_trips():
     for row in range(100_002, 100_010):  # the rows in flight
         state.mark(row, "h")
     encoded = encode_journal(state)
-    assert encoded["v"] == 2 and encoded["hw"] == 500 and len(json.dumps(encoded)) < 200
+    assert encoded["v"] == 3 and encoded["hw"] == 500 and len(json.dumps(encoded)) < 200
     back = decode_journal(json.loads(json.dumps(encoded)))
     for i in (0, 499, 500, 501, 90_000, 99_999, 100_000, 100_001, 100_005, 100_010, 100_100):
         assert back.status(i) == state.status(i), i
     assert (back.fingerprint, back.started_at, back.tries, back.extra) == ("abc", 12.5, 2, {"ic": 1})
+
+
+def test_invalid_rows_keep_the_high_water_mark_and_are_listed():
+    """Invalid rows among sent ones do not break the compact prefix, and each is read back as invalid."""
+    state = JournalState()
+    state.codes["s"].add_range(0, 10_000)
+    for row in (0, 17, 18, 4_000, 9_999):
+        state.mark(row, "v")
+    state.mark(10_000, "v")
+    state.mark(10_002, "s")
+    encoded = encode_journal(state)
+    assert encoded["hw"] == 10_001 and len(json.dumps(encoded)) < 120
+    back = decode_journal(json.loads(json.dumps(encoded)))
+    for row in (0, 1, 16, 17, 18, 19, 3_999, 4_000, 9_999, 10_000, 10_001, 10_002, 10_003):
+        assert back.status(row) == state.status(row), row
+    assert back.count("v") == 6 and back.count("s") == 10_000 - 5 + 1
+
+
+def test_a_version_2_journal_reads_its_invalid_rows_as_settled():
+    stored = {"v": 2, "fp": "fp", "hw": 10, "t": 1, "x": {"d": "c.1"}}
+    state = decode_journal(stored)
+    assert [state.status(i) for i in (0, 9, 10, 12, 13)] == ["s", "s", "n", "d", "n"]
+    assert state.count("v") == 0
 
 
 def test_a_version_1_journal_is_read_with_its_reserved_rows_handed_over():

@@ -215,3 +215,53 @@ def test_request_refuses_a_bad_method_or_path_before_any_request(on_faults: Any,
     with pytest.raises(QontakPayloadError, match="path"):
         on_faults.request("GET", "https://evil.example/rooms")
     assert server.requests == []
+
+
+class _Changing:
+    """An object-store file whose content changes between reads (rewritten while it is uploaded)."""
+
+    name = "statement.pdf"
+
+    def __init__(self, *contents: bytes) -> None:
+        self.contents = list(contents)
+
+    def exists(self) -> bool:
+        return True
+
+    def stat(self) -> dict[str, int]:
+        return {"size": len(self.contents[0])}
+
+    def open(self, mode: str = "rb") -> Any:
+        import io
+
+        return io.BytesIO(self.contents.pop(0) if len(self.contents) > 1 else self.contents[0])
+
+
+def test_a_file_gone_since_its_check_is_this_arguments_error_and_nothing_is_sent(
+    on_faults: Any, server: FaultServer, tmp_path: Path
+) -> None:
+    from qontak_provider.client.media import media_file
+
+    path = tmp_path / "INV-1.pdf"
+    path.write_bytes(PDF)
+    media = media_file(path, argument="header_file")
+    path.unlink()  # deleted between the check and the upload (another task cleaned up)
+    with pytest.raises(
+        QontakPayloadError, match=r"header_file: expected a file that can be read, got 'INV-1.pdf: "
+    ):
+        on_faults.upload_file(media, header_format="DOCUMENT")
+    assert server.requests == []
+
+
+@pytest.mark.parametrize("change", [b"% appended while uploading\n", None])
+def test_a_file_that_changes_while_it_is_uploaded_is_stopped_and_not_retried(
+    on_faults: Any, server: FaultServer, change: bytes | None
+) -> None:
+    from qontak_provider.client.media import media_file
+
+    changed = PDF + change if change else PDF[:-10]
+    media = media_file(_Changing(PDF, changed), argument="header_file")
+    server.default = lambda _r: ok({"filename": "statement.pdf", "url": "https://cdn.qontak.com/x/s.pdf"})
+    with pytest.raises(QontakPayloadError, match="a file that does not change while it is uploaded"):
+        on_faults.upload_file(media, header_format="DOCUMENT")
+    assert len(server.requests) <= 1  # not retried (a cut-off body may or may not be recorded)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from qontak_provider.client.errors import QontakServerError
 from qontak_provider.operators.bulk import QontakBulkSendOperator
@@ -79,6 +79,41 @@ def test_a_row_whose_file_is_missing_is_invalid_and_the_others_are_sent(
     assert "header_file: expected the path of an existing file" in text
 
 
+def test_a_row_invalid_for_a_missing_file_is_sent_by_the_retry_once_the_file_exists(
+    qontak_sandbox: Any, store: Any, invoices: dict[str, Path], tmp_path: Path
+) -> None:
+    """The file is outside the input: its row is checked again by the next try, not taken as settled."""
+    late = tmp_path / "INV-late.pdf"
+    data = rows(invoices)
+    data[1]["invoice"] = str(late)
+    with pytest.raises(AirflowFailException, match="1 of 4 rows are invalid"):
+        bulk(data).execute({"task_state_store": store})
+    assert len(qontak_sandbox.sends()) == 3
+    late.write_bytes(pdf("INV-late"))
+    result = bulk(data).execute({"task_state_store": store, "ti": _Try(2)})
+    assert result["sent"] == 1 and result["skipped_already_sent"] == 3 and result["invalid"] == 0
+    assert qontak_sandbox.counts() == {f"628120000000{n}": 1 for n in (1, 2, 3, 4)}
+
+
+def test_a_retry_after_the_sends_does_not_need_the_files_any_more(
+    qontak_sandbox: Any, store: Any, invoices: dict[str, Path]
+) -> None:
+    """Sent rows are reported as sent even when their files were deleted (a retry on another worker)."""
+    bulk(rows(invoices)).execute({"task_state_store": store})
+    for path in invoices.values():
+        path.unlink()
+    result = bulk(rows(invoices)).execute({"task_state_store": store, "ti": _Try(2)})
+    assert result["skipped_already_sent"] == 4 and result["invalid"] == 0 and result["sent"] == 0
+    assert len(qontak_sandbox.sends()) == 4
+
+
+class _Try:
+    """The part of a task instance the bulk operator reads: which try this is."""
+
+    def __init__(self, try_number: int) -> None:
+        self.try_number = try_number
+
+
 def test_a_file_that_fails_to_upload_fails_only_its_rows_and_a_retry_sends_them(
     qontak_sandbox: Any, store: Any, invoices: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -129,3 +164,49 @@ def test_recipients_or_a_contact_list_exactly() -> None:
         QontakBulkSendOperator(task_id="b", template_name="x")
     with pytest.raises(ValueError, match="exactly one"):
         QontakBulkSendOperator(task_id="b", template_name="x", recipients=[], contact_list_id="y")
+
+
+def test_a_contact_list_that_changed_between_tries_is_not_matched_to_the_journal(
+    qontak_sandbox: Any, store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows are journalled by position: a contact added in front would shift every row after it."""
+
+    def op() -> QontakBulkSendOperator:
+        return QontakBulkSendOperator(
+            task_id="bulk",
+            contact_list_id=CONTACT_LIST,
+            template_name="payment_reminder",
+            body={"1": "{{ row.customer_name }}", "2": "{{ row.amount }}", "3": "31 Desember"},
+        )
+
+    first = op()
+    first.execute({"task_state_store": store})
+    second = op()
+    listed = second.hook.get_contact_list(CONTACT_LIST)
+    grown = listed.model_copy(update={"contacts_count": (listed.contacts_count or 0) + 1})
+    monkeypatch.setattr(type(second.hook), "get_contact_list", lambda hook, _id: grown)
+    with pytest.raises(Exception, match="refusing to guess"):
+        second.execute({"task_state_store": store})
+    assert len(qontak_sandbox.sends()) == 3  # nothing sent again, nobody skipped by a shifted position
+
+
+def test_a_file_gone_before_its_upload_makes_its_rows_invalid_and_the_run_goes_on(
+    qontak_sandbox: Any, store: Any, invoices: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    op = bulk(rows(invoices))
+    upload = op.hook.client.upload_file
+    kept = invoices["INV-2"].read_bytes()
+
+    def cleaned_up_first(media: Any, **kwargs: Any) -> Any:
+        if media.filename == "INV-2.pdf":
+            invoices["INV-2"].unlink()  # another task removed it after the row was checked
+        return upload(media, **kwargs)
+
+    monkeypatch.setattr(op.hook.client, "upload_file", cleaned_up_first)
+    with pytest.raises(AirflowFailException, match="2 of 4 rows are invalid"):
+        op.execute({"task_state_store": store})
+    assert sorted(s["to_number"] for s in qontak_sandbox.sends()) == ["6281200000001", "6281200000004"]
+    invoices["INV-2"].write_bytes(kept)
+    retry = bulk(rows(invoices)).execute({"task_state_store": store, "ti": _Try(2)})
+    assert retry["sent"] == 2 and retry["skipped_already_sent"] == 2 and retry["invalid"] == 0
+    assert sorted(qontak_sandbox.counts().values()) == [1, 1, 1, 1]

@@ -260,7 +260,9 @@ def check_header(template: Template, media: MediaFile) -> str:
     return fmt
 
 
-def media_file(source: Any, *, filename: str | None = None, argument: str = "file") -> MediaFile:
+def media_file(
+    source: Any, *, filename: str | None = None, argument: str = "file", check: bool = True
+) -> MediaFile:
     """
     Open ``source`` as a :class:`MediaFile` without reading it.
 
@@ -268,6 +270,8 @@ def media_file(source: Any, *, filename: str | None = None, argument: str = "fil
         (Airflow's ``ObjectStoragePath`` for S3, GCS, ...), or ``bytes`` (then ``filename`` is required).
     :param filename: the name to show; default: the path's last segment.
     :param argument: the argument it came from, for error messages.
+    :param check: ``False`` only names the file (its name and stand-in URL), without asking whether it
+        exists or how big it is: for a send that an earlier try already made, whose file may be gone.
     :raises QontakPayloadError: the file does not exist, or bytes came without a file name.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -281,27 +285,34 @@ def media_file(source: Any, *, filename: str | None = None, argument: str = "fil
         path = os.fspath(source)
         if not path.strip():
             raise QontakPayloadError(argument, "the path of a file", source)
-        if os.path.isdir(path):
-            raise QontakPayloadError(argument, "the path of a file, not of a directory", _shown(path))
-        if not os.path.isfile(path):
-            raise QontakPayloadError(argument, "the path of an existing file", _shown(path))
-        name = filename or os.path.basename(path)
-        media = MediaFile(filename=_clean_name(name, argument), size=None, argument=argument, _source=path)
-        with media._reading():
-            media.size = os.path.getsize(path)
+        media = MediaFile(
+            filename=_clean_name(filename or os.path.basename(path), argument),
+            size=None,
+            argument=argument,
+            _source=path,
+        )
+        if check:
+            if os.path.isdir(path):
+                raise QontakPayloadError(argument, "the path of a file, not of a directory", _shown(path))
+            if not os.path.isfile(path):
+                raise QontakPayloadError(argument, "the path of an existing file", _shown(path))
+            with media._reading():
+                media.size = os.path.getsize(path)
         return media
     if hasattr(source, "open"):
-        try:
-            exists = source.exists() if hasattr(source, "exists") else True
-        except Exception as err:  # an object store that cannot be reached says so here, before any upload
-            raise QontakPayloadError(argument, "a file that can be read", f"{source} ({err})") from err
-        if not exists:
-            raise QontakPayloadError(argument, "the path of an existing file", str(source))
         name = filename or getattr(source, "name", None) or PurePosixPath(str(source)).name
-        size = _object_size(source)
-        return MediaFile(
-            filename=_clean_name(str(name), argument), size=size, argument=argument, _source=source
+        media = MediaFile(
+            filename=_clean_name(str(name), argument), size=None, argument=argument, _source=source
         )
+        if check:
+            try:
+                exists = source.exists() if hasattr(source, "exists") else True
+            except Exception as err:  # an object store that cannot be reached says so here, before any upload
+                raise QontakPayloadError(argument, "a file that can be read", f"{source} ({err})") from err
+            if not exists:
+                raise QontakPayloadError(argument, "the path of an existing file", str(source))
+            media.size = _object_size(source)
+        return media
     raise QontakPayloadError(
         argument, "a file path, an ObjectStoragePath or bytes", f"<{type(source).__name__}>"
     )

@@ -217,10 +217,13 @@ def as_path(value: Any) -> Any:
     return value
 
 
-def open_header_file(source: Any, *, filename: str | None, header_url: object) -> MediaFile:
+def open_header_file(
+    source: Any, *, filename: str | None, header_url: object, check: bool = True
+) -> MediaFile:
     """
     ``header_file`` as a :class:`~qontak_provider.client.media.MediaFile` (nothing read or uploaded yet).
 
+    :param check: ``False`` names the file without looking at it (it may be gone; see ``media_file``).
     :raises QontakPayloadError: ``header_url`` was given too, or the file does not exist.
     """
     from qontak_provider.client.media import media_file
@@ -233,7 +236,10 @@ def open_header_file(source: Any, *, filename: str | None, header_url: object) -
     if isinstance(source, str) and not source.strip():  # what an empty Jinja value renders to
         raise QontakPayloadError("header_file", "the path of a file", source)
     return media_file(
-        source if isinstance(source, bytes) else as_path(source), filename=name, argument="header_file"
+        source if isinstance(source, bytes) else as_path(source),
+        filename=name,
+        argument="header_file",
+        check=check,
     )
 
 

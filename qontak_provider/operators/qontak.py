@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from qontak_provider.client.media import MediaFile
     from qontak_provider.client.models import Broadcast, DirectSendRequest, Template
     from qontak_provider.hooks.qontak import QontakHook
+    from qontak_provider.ledger.send import SendLedger
 
 __all__ = ["QontakListChannelsOperator", "QontakListTemplatesOperator", "QontakSendDirectOperator"]
 
@@ -313,11 +314,11 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
         request, template, _ = self._prepare()
         return request, template
 
-    def _prepare(self) -> tuple[DirectSendRequest, Template, MediaFile | None]:
+    def _prepare(self, *, check_file: bool = True) -> tuple[DirectSendRequest, Template, MediaFile | None]:
         from qontak_provider.operators._send import failing_without_retry, prepare_direct_send
 
         with failing_without_retry("Qontak direct send"):
-            media = self._header_media()
+            media = self._header_media(check=check_file)
             header_url, header_filename = self.header_url, self.header_filename
             if media is not None:
                 header_url, header_filename = media.placeholder_url(), media.filename
@@ -338,8 +339,13 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
             )
         return request, template, media
 
-    def _header_media(self) -> MediaFile | None:
-        """``header_file`` opened and checked against its template (nothing uploaded), or ``None``."""
+    def _header_media(self, *, check: bool = True) -> MediaFile | None:
+        """
+        ``header_file`` opened and checked against its template (nothing uploaded), or ``None``.
+
+        :param check: ``False`` once an earlier try sent the message: the file is then only named (its
+            stand-in URL keeps the request's fingerprint), never read, and may be gone.
+        """
         if self.header_file is None:
             return None
         from qontak_provider.client.errors import QontakPayloadError
@@ -349,6 +355,10 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
         if self.real("payload") is not None:
             raise QontakPayloadError(
                 "header_file", "nothing: with payload= the header comes from the payload", "<a file>"
+            )
+        if not check:
+            return open_header_file(
+                self.header_file, filename=self.header_filename, header_url=self.header_url, check=False
             )
         template = resolve_template(
             self.hook, template_id=self.template_id, template_name=self.template_name, language=self.language
@@ -370,7 +380,9 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
                 f"on_send_in_doubt: expected one of {', '.join(IN_DOUBT_POLICIES)}, got {policy!r}."
             )
         dry_run = as_bool("dry_run", self.dry_run)
-        request, template, media = self._prepare()
+        # A retry after the send returns it; the file it carried is not needed (nor checked) again.
+        sent_before = not dry_run and self.header_file is not None and self._ledger(context).already_sent()
+        request, template, media = self._prepare(check_file=not sent_before)
         mismatch = language_mismatch(template, request.language.code)
         if mismatch:
             self.log.warning("%s", mismatch)
@@ -405,17 +417,16 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
         """Send through the send ledger, so that a retry of this task instance never sends it twice."""
         from qontak_provider._compat import AirflowException, AirflowFailException
         from qontak_provider.client.phone import mask_phone
-        from qontak_provider.ledger.reconcile import BroadcastFinder
         from qontak_provider.ledger.send import (
             SEND_STATE_KEY,
             InDoubtUnresolved,
-            SendLedger,
             SendRefused,
             payload_fingerprint,
         )
-        from qontak_provider.operators._state import VariableStateStore, task_state
+        from qontak_provider.operators._state import VariableStateStore
 
-        store = task_state(context)
+        ledger = self._ledger(context)
+        store = ledger.store
         if store is None:
             self.log.warning(
                 "No task instance (execute() called directly): this send is NOT protected against being "
@@ -427,13 +438,6 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
                 "(delete it once the run is done).",
                 store.key(SEND_STATE_KEY),
             )
-        ledger = SendLedger(
-            store,
-            policy=self.on_send_in_doubt,
-            finder=lambda since: BroadcastFinder(self.hook.client, since),
-            info=self.log.info,
-            warn=self.log.warning,
-        )
         masked = mask_phone(request.to_number)
         # The fingerprint is the request's before the upload (stand-in URL): the same in every try.
         fingerprint = payload_fingerprint(request.to_wire())
@@ -459,6 +463,20 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
         except InDoubtUnresolved as err:
             raise (AirflowFailException if err.final else AirflowException)(str(err)) from err
         return self._summary(request, template, result.broadcast, reused=result.reused)
+
+    def _ledger(self, context: Context) -> SendLedger:
+        """The send ledger of this task instance (its records in ``task_state_store``, or a Variable)."""
+        from qontak_provider.ledger.reconcile import BroadcastFinder
+        from qontak_provider.ledger.send import SendLedger
+        from qontak_provider.operators._state import task_state
+
+        return SendLedger(
+            task_state(context),
+            policy=self.on_send_in_doubt,
+            finder=lambda since: BroadcastFinder(self.hook.client, since),
+            info=self.log.info,
+            warn=self.log.warning,
+        )
 
     def _with_uploaded_file(
         self, store: Any, request: DirectSendRequest, template: Template, media: MediaFile

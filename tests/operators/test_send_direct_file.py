@@ -147,3 +147,22 @@ def test_a_dry_run_checks_the_file_and_uploads_nothing(qontak_sandbox: Any, invo
     assert qontak_sandbox.uploads() == [] and api_sends(qontak_sandbox) == 0
     header = result["payload"]["parameters"]["header"]["params"]
     assert {p["key"]: p["value"] for p in header}["filename"] == "INV-2026-0101.pdf"
+
+
+def test_a_retry_after_the_send_returns_it_without_the_file(
+    qontak_sandbox: Any, store: Any, invoice: Path
+) -> None:
+    """The retry may run on another worker, or after the file was cleaned up: the message was sent."""
+    first = operator(header_file=str(invoice)).execute({"task_state_store": store})
+    invoice.unlink()
+    again = operator(header_file=str(invoice)).execute({"task_state_store": store})
+    assert again["reused"] is True and again["broadcast_id"] == first["broadcast_id"]
+    assert len(qontak_sandbox.sends()) == 1 and len(qontak_sandbox.uploads()) == 1
+
+
+def test_without_an_earlier_send_a_missing_file_is_still_refused(
+    qontak_sandbox: Any, store: Any, tmp_path: Path
+) -> None:
+    with pytest.raises(AirflowFailException, match="header_file: expected the path of an existing file"):
+        operator(header_file=str(tmp_path / "gone.pdf")).execute({"task_state_store": store})
+    assert qontak_sandbox.sends() == [] and qontak_sandbox.uploads() == []

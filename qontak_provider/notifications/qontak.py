@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from qontak_provider.client.media import MediaFile
-    from qontak_provider.client.models import DirectSendRequest, Template
+    from qontak_provider.client.models import DirectSendRequest, Template, UploadedFile
     from qontak_provider.hooks.qontak import QontakConnectionConfig, QontakHook
 
 __all__ = [
@@ -208,12 +209,10 @@ class QontakNotifier(BaseNotifier):
             config = hook.config
             template = self._fetch_template(hook)
             attachment = self._header_media(template)
-            header = None
-            if attachment is not None:
+            requests = self._build_requests(template, config, attachment)
+            if attachment is not None and requests:  # uploaded only once every message is known to be valid
                 media, fmt = attachment
-                uploaded = hook.upload_file(media, header_format=fmt)
-                header = (uploaded.url, self.header_filename or media.filename)
-            requests = self._build_requests(template, config, header)
+                requests = _with_file(requests, hook.upload_file(media, header_format=fmt), media)
         except Exception as err:
             self._log_failure(err)
             return
@@ -240,13 +239,12 @@ class QontakNotifier(BaseNotifier):
                     template = await client.get_template(str(self.template_id))
                 else:
                     template = await client.find_template(str(self.template_name), self.language or None)
-                attachment = self._header_media(template)
-                header = None
-                if attachment is not None:
+                # Checking a file may stat an object store: not on the triggerer's event loop.
+                attachment = await asyncio.to_thread(self._header_media, template)
+                requests = self._build_requests(template, config, attachment)
+                if attachment is not None and requests:
                     media, fmt = attachment
-                    uploaded = await client.upload_file(media, header_format=fmt)
-                    header = (uploaded.url, self.header_filename or media.filename)
-                requests = self._build_requests(template, config, header)
+                    requests = _with_file(requests, await client.upload_file(media, header_format=fmt), media)
             except Exception as err:
                 self._log_failure(err)
                 return
@@ -278,13 +276,18 @@ class QontakNotifier(BaseNotifier):
         return media, check_header(template, media)
 
     def _build_requests(
-        self, template: Template, config: QontakConnectionConfig, header: tuple[str, str] | None = None
+        self,
+        template: Template,
+        config: QontakConnectionConfig,
+        attachment: tuple[MediaFile, str] | None = None,
     ) -> list[DirectSendRequest]:
         """
-        Build and validate every message before sending any, so a bad argument sends nothing.
+        Build and validate every message before sending (or uploading) anything, so a bad argument sends
+        nothing.
 
-        :param header: the uploaded ``header_file``'s URL and file name, which replace ``header_url``.
+        :param attachment: ``header_file``, checked; the messages carry its stand-in URL until it is uploaded.
         """
+        header = (attachment[0].placeholder_url(), attachment[0].filename) if attachment else None
         from qontak_provider.client.payload import build_direct_send
         from qontak_provider.operators._send import pick_channel
 
@@ -368,6 +371,15 @@ class QontakNotifier(BaseNotifier):
         # Only the error's own text: our errors never carry secrets and mask phone numbers; no traceback,
         # which would show local variables' values in some log formatters.
         self.log.error("%s (the original failure is unaffected): %s: %s", what, type(err).__name__, err)
+
+
+def _with_file(
+    requests: list[DirectSendRequest], uploaded: UploadedFile, media: MediaFile
+) -> list[DirectSendRequest]:
+    """The validated messages, their media header pointing at the uploaded file."""
+    from qontak_provider.client.payload import with_header_media
+
+    return [with_header_media(request, uploaded.url, media.filename) for request in requests]
 
 
 #: Functional-style alias, like ``send_slack_notification``.

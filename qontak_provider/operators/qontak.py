@@ -499,7 +499,7 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
                 )
             except QontakValidationError as err:  # the uploader refused the file: it would refuse it again
                 raise AirflowFailException(f"Qontak refused header_file, nothing was sent: {err}") from err
-            return with_header_media(request, uploaded.url, self.header_filename or media.filename)
+            return with_header_media(request, uploaded.url, media.filename)
 
     def _summary(
         self,

@@ -53,3 +53,33 @@ def test_a_missing_file_is_logged_and_nothing_is_sent(
     notifier(header_file=str(tmp_path / "nope.pdf")).notify({})  # must not raise
     assert qontak_sandbox.uploads() == [] and qontak_sandbox.sends() == []
     assert "header_file: expected the path of an existing file" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize(
+    "mistake",
+    [{"to_numbers": ["12"]}, {"channel_integration_id": ["not", "an", "id"]}],
+    ids=["no usable number", "a list as channel"],
+)
+def test_nothing_is_uploaded_when_no_message_could_be_sent(
+    qontak_sandbox: Any, report: Path, mode: str, mistake: dict[str, Any]
+) -> None:
+    """The file is public once uploaded: it is uploaded only for messages that passed their checks."""
+    arguments = {
+        "to_numbers": ["0812 3456 7890"],
+        "template_id": INVOICE_TEMPLATE,
+        "header_file": str(report),
+    }
+    alert = QontakNotifier(**{**arguments, **mistake})
+    if mode == "sync":
+        alert.notify({})
+    else:
+        asyncio.run(alert.async_notify({}))
+    assert qontak_sandbox.uploads() == [] and qontak_sandbox.sends() == []
+
+
+def test_the_file_name_sent_is_the_checked_one(qontak_sandbox: Any, report: Path) -> None:
+    notifier(header_file=str(report), header_filename="reports/Laporan Gagal.pdf").notify({})
+    (send, _other) = qontak_sandbox.sends()
+    params = {p["key"]: p["value"] for p in send["body"]["parameters"]["header"]["params"]}
+    assert params["filename"] == "Laporan Gagal.pdf" == qontak_sandbox.uploads()[0]["filename"]

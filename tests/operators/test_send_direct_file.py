@@ -166,3 +166,11 @@ def test_without_an_earlier_send_a_missing_file_is_still_refused(
     with pytest.raises(AirflowFailException, match="header_file: expected the path of an existing file"):
         operator(header_file=str(tmp_path / "gone.pdf")).execute({"task_state_store": store})
     assert qontak_sandbox.sends() == [] and qontak_sandbox.uploads() == []
+
+
+def test_the_file_name_sent_is_the_one_checked_and_uploaded(
+    qontak_sandbox: Any, store: Any, invoice: Path
+) -> None:
+    operator(header_file=invoice, header_filename="tagihan/Desember.pdf").execute({"task_state_store": store})
+    assert header_of(qontak_sandbox.sends()[0])["filename"] == "Desember.pdf"
+    assert qontak_sandbox.uploads()[0]["filename"] == "Desember.pdf"

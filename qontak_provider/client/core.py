@@ -157,7 +157,8 @@ class ClientCore:
     @staticmethod
     def _one(kind: str, endpoint: str, identifier: str) -> tuple[str, str]:
         """``(endpoint, target)`` of an id lookup: ``endpoint`` holds ``{}`` where the quoted id goes."""
-        return endpoint.format(path_segment(identifier)), f"{kind} {identifier!r}"
+        field = kind.replace(" ", "_") + "_id"  # template_id, broadcast_id, contact_list_id, ...
+        return endpoint.format(path_segment(identifier, field)), f"{kind} {identifier!r}"
 
     @staticmethod
     def _channels_query(target_channel: str | None, include_inactive: bool) -> list[tuple[str, QueryValue]]:

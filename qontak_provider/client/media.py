@@ -193,6 +193,12 @@ class MediaFile:
         :return: the file's MIME type.
         :raises QontakPayloadError: naming :attr:`argument`, the problem, and what is accepted.
         """
+        if header_format is not None and not isinstance(header_format, str):
+            raise QontakPayloadError(
+                "header_format", "IMAGE, VIDEO or DOCUMENT", f"<{type(header_format).__name__}>"
+            )
+        if header_format is not None:
+            header_format = header_format.strip().upper()  # "document" is the DOCUMENT format
         rules = (
             {header_format: HEADER_MEDIA[header_format]}
             if header_format in HEADER_MEDIA

@@ -13,6 +13,7 @@ answers the same way:
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from urllib.parse import quote, urlsplit
 from qontak_provider import __version__
 from qontak_provider.client.errors import QontakError, QontakPayloadError, QontakSendInDoubtError
 from qontak_provider.client.models import API_PREFIX, Pagination
+from qontak_provider.client.payload import check_text
 from qontak_provider.client.policy import HttpOutcome, RequestKind
 from qontak_provider.client.signing import body_digest, parse_http_date
 
@@ -79,26 +81,33 @@ def encode_query(query: Query | None) -> str:
     """
     pairs: list[str] = []
     for key, value in query_items(query):
+        check_text("params", key, max_length=200, what="parameter names that are text")
         if value is None:
             continue
         if isinstance(value, (list, tuple)):
             name = key if key.endswith("[]") else key + "[]"
-            pairs.extend(f"{quote(name, safe='')}={_quote_value(v)}" for v in value)
+            pairs.extend(f"{quote(name, safe='')}={_quote_value(key, v)}" for v in value)
         else:
-            pairs.append(f"{quote(key, safe='')}={_quote_value(value)}")  # type: ignore[arg-type]
+            pairs.append(f"{quote(key, safe='')}={_quote_value(key, value)}")
     return "&".join(pairs)
 
 
-def _quote_value(value: str | int | float | bool) -> str:
-    text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+def _quote_value(key: str, value: object) -> str:
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (int, float)) and math.isfinite(value):
+        text = str(value)
+    else:
+        what = "a text, number or boolean (or a list of them)"
+        text = check_text(f"params[{key!r}]", value, max_length=2000, what=what)
     return quote(text, safe=":,@")
 
 
-def path_segment(value: str) -> str:
+def path_segment(value: object, field: str = "id") -> str:
     """Quote an id for use as one path segment, so an id can never change the path."""
-    if not str(value):
-        raise QontakPayloadError("id", "a non-empty id", value)
-    return quote(str(value), safe="")
+    if value is None or isinstance(value, bool) or not str(value):
+        raise QontakPayloadError(field, "a non-empty id", value)
+    return quote(check_text(field, str(value), max_length=200, what="an id"), safe="")
 
 
 def gateway_endpoint(path: object) -> str:
@@ -113,7 +122,7 @@ def gateway_endpoint(path: object) -> str:
     """
     if not isinstance(path, str) or not path.strip():
         raise QontakPayloadError("path", "a Qontak Chat API path such as 'templates/languages'", path)
-    text = path.strip()
+    text = check_text("path", path, max_length=500, what="a path").strip()
     if "://" in text or "?" in text or "#" in text:
         raise QontakPayloadError(
             "path",
@@ -162,8 +171,18 @@ def make_call(
     if encoded:
         path += "?" + encoded
     origin = base_url[: len(base_url) - len(prefix)] if prefix else base_url
-    data = json.dumps(body, ensure_ascii=False).encode("utf-8") if body is not None else None
+    data = _json_body(body) if body is not None else None
     return Call(method=method.upper(), url=origin + path, path=path, kind=kind, body=data, target=target)
+
+
+def _json_body(body: Any) -> bytes:
+    """``body`` as the JSON text sent: refused, naming ``json``, when it is not JSON (a set, NaN, ...)."""
+    try:
+        return json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError, UnicodeEncodeError) as err:
+        raise QontakPayloadError(
+            "json", "a JSON body (objects, lists, text, finite numbers)", str(err)
+        ) from None
 
 
 def base_headers(call: Call) -> dict[str, str]:

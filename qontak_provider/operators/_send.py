@@ -235,8 +235,14 @@ def open_header_file(
     name = _optional_str("header_filename", filename, "a file name")
     if isinstance(source, str) and not source.strip():  # what an empty Jinja value renders to
         raise QontakPayloadError("header_file", "the path of a file", source)
+    try:
+        path = source if isinstance(source, bytes) else as_path(source)
+    except (ValueError, ImportError) as err:  # a scheme no installed filesystem serves ("Unsupported ...")
+        raise QontakPayloadError(
+            "header_file", "a local path or a URL of a filesystem Airflow can open", f"{source} ({err})"
+        ) from None
     return media_file(
-        source if isinstance(source, bytes) else as_path(source),
+        path,
         filename=name,
         argument="header_file",
         check=check,
@@ -258,7 +264,7 @@ def failing_without_retry(what: str) -> Iterator[None]:
     except QontakPayloadError as err:
         raise AirflowFailException(f"Invalid {what}, nothing was sent: {err}") from err
     except QontakNotFoundError as err:
-        raise AirflowFailException(f"Template not found, nothing was sent: {err}") from err
+        raise AirflowFailException(f"{what}: not found, nothing was sent: {err}") from err
 
 
 def prepare_direct_send(

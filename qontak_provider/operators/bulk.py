@@ -211,7 +211,7 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
 
     def _source(self) -> tuple[Any, int | None, str]:
         """The row source, its length when known, and a fingerprint of it."""
-        if self.contact_list_id:
+        if self.contact_list_id is not None:  # "" is an id that is refused by name
             contact_list = str(self.contact_list_id)
             contacts = self.hook.get_contact_list(contact_list)  # a wrong id fails here, before any send
             contact_rows = (contact.as_row() for contact in self.hook.iter_contacts(contact_list))
@@ -311,7 +311,8 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
         mismatch = language_mismatch(template, self.language or None)
         if mismatch:
             self.log.warning("%s (sent with every row)", mismatch)
-        source, total, source_id = self._source()
+        with failing_without_retry("Qontak bulk send input"):  # e.g. an unknown contact list
+            source, total, source_id = self._source()
         ti = context.get("ti")
         try_number = int(getattr(ti, "try_number", 1) or 1)
         writer = ResultWriter(as_path(self.results_path), file_format=None) if self.results_path else None

@@ -55,7 +55,7 @@ def assert_names_the_field(err: BaseException, given: Any = None) -> None:
 def assert_refused_by_the_operator(err: AirflowFailException, given: Any = None) -> None:
     text = str(err)
     cause = err.__cause__
-    if text.startswith("Template not found, nothing was sent: "):
+    if text.startswith("Qontak direct send: not found, nothing was sent: "):
         return
     if isinstance(cause, QontakPayloadError):
         assert text.startswith("Invalid Qontak direct send, nothing was sent: "), text

@@ -217,6 +217,44 @@ def test_request_refuses_a_bad_method_or_path_before_any_request(on_faults: Any,
     assert server.requests == []
 
 
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda c: c.request("GET", "rooms/\ud83d"), "path"),  # half an emoji, cut off a longer text
+        (lambda c: c.request("GET", "rooms", params={"status": "\ud83d"}), "params['status']"),
+        (lambda c: c.request("GET", "rooms", params={1: "x"}), "params"),
+        (lambda c: c.request("GET", "rooms", params={"limit": float("nan")}), "params['limit']"),
+        (lambda c: c.request("GET", "rooms", params={"tags": [{"a": 1}]}), "params['tags']"),
+        (lambda c: c.request("POST", "contact_block", json={"ids": {1, 2}}), "json"),
+        (lambda c: c.request("POST", "contact_block", json={"score": float("nan")}), "json"),
+        (lambda c: c.request("POST", "contact_block", json={"reason": "\udc00"}), "json"),
+        (lambda c: list(c.iter_pages("rooms", params={"q": "\x00"})), "params['q']"),
+        (lambda c: c.get_contact_list(None), "contact_list_id"),
+        (lambda c: c.get_contact_list("a" * 10_000), "contact_list_id"),
+    ],
+    ids=[
+        "surrogate path",
+        "surrogate param",
+        "non-text key",
+        "NaN param",
+        "dict in a list param",
+        "set body",
+        "NaN body",
+        "surrogate body",
+        "NUL param",
+        "None id",
+        "10,000-character id",
+    ],
+)
+def test_hostile_input_to_the_gateway_is_refused_naming_the_field_before_any_request(
+    on_faults: Any, server: FaultServer, call: Any, field: str
+) -> None:
+    with pytest.raises(QontakPayloadError) as info:
+        call(on_faults)
+    assert str(info.value).startswith(f"{field}: expected"), str(info.value)
+    assert len(str(info.value)) < 400 and server.requests == []
+
+
 class _Changing:
     """An object-store file whose content changes between reads (rewritten while it is uploaded)."""
 

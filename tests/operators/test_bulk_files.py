@@ -210,3 +210,21 @@ def test_a_file_gone_before_its_upload_makes_its_rows_invalid_and_the_run_goes_o
     retry = bulk(rows(invoices)).execute({"task_state_store": store, "ti": _Try(2)})
     assert retry["sent"] == 2 and retry["skipped_already_sent"] == 2 and retry["invalid"] == 0
     assert sorted(qontak_sandbox.counts().values()) == [1, 1, 1, 1]
+
+
+@pytest.mark.parametrize(
+    ("contact_list_id", "said"),
+    [("", "contact_list_id: expected a non-empty id"), ("no-such-list", "not found, nothing was sent")],
+)
+def test_an_empty_or_unknown_contact_list_fails_without_retry(
+    qontak_sandbox: Any, store: Any, contact_list_id: str, said: str
+) -> None:
+    op = QontakBulkSendOperator(
+        task_id="bulk",
+        contact_list_id=contact_list_id,
+        template_name="payment_reminder",
+        body=["a", "b", "c"],
+    )
+    with pytest.raises(AirflowFailException, match=said):
+        op.execute({"task_state_store": store})
+    assert qontak_sandbox.sends() == []

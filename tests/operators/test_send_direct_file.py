@@ -174,3 +174,18 @@ def test_the_file_name_sent_is_the_one_checked_and_uploaded(
     operator(header_file=invoice, header_filename="tagihan/Desember.pdf").execute({"task_state_store": store})
     assert header_of(qontak_sandbox.sends()[0])["filename"] == "Desember.pdf"
     assert qontak_sandbox.uploads()[0]["filename"] == "Desember.pdf"
+
+
+@pytest.mark.parametrize(
+    ("header_file", "said"),
+    [
+        ("", "header_file: expected the path of a file"),
+        ("nosuchfs://bucket/a.pdf", "a filesystem Airflow can open"),
+    ],
+)
+def test_an_empty_or_unopenable_header_file_fails_without_retry(
+    qontak_sandbox: Any, store: Any, header_file: str, said: str
+) -> None:
+    with pytest.raises(AirflowFailException, match=said):
+        operator(header_file=header_file).execute({"task_state_store": store})
+    assert qontak_sandbox.sends() == [] and qontak_sandbox.uploads() == []

@@ -210,3 +210,44 @@ def test_placeholder_urls_are_https_unreachable_and_tell_files_apart(tmp_path: P
         media_file(PDF, filename="x.pdf").placeholder_url()
         == media_file(PDF, filename="x.pdf").placeholder_url()
     )
+
+
+def test_a_directory_an_empty_path_and_a_long_path_get_messages_of_their_own(tmp_path: Path) -> None:
+    with pytest.raises(
+        QontakPayloadError, match="header_file: expected the path of a file, not of a directory"
+    ):
+        media_file(tmp_path, argument="header_file")
+    long = str(tmp_path / ("x" * 9_000) / "INV-1.pdf")  # a 10,000-character path
+    with pytest.raises(QontakPayloadError, match="the path of an existing file") as info:
+        media_file(long, argument="header_file")
+    assert len(str(info.value)) < 300 and long[-40:] in str(info.value)
+
+
+def test_the_header_format_is_read_in_any_case_and_must_be_text(tmp_path: Path) -> None:
+    path = tmp_path / "a.pdf"
+    path.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    assert media_file(path).check("document") == "application/pdf"
+    with pytest.raises(
+        QontakPayloadError, match="header_format: expected IMAGE, VIDEO or DOCUMENT, got '<list>'"
+    ):
+        media_file(path).check(["DOCUMENT"])  # type: ignore[arg-type]
+
+
+def test_a_file_that_vanishes_is_this_arguments_error_whenever_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "a.pdf"
+    path.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    media = media_file(path, argument="header_file")
+    path.unlink()
+    with pytest.raises(
+        QontakPayloadError, match=r"header_file: expected a file that can be read, got 'a\.pdf: "
+    ):
+        media.sha256()
+    with pytest.raises(QontakPayloadError, match="a file that can be read"):
+        media.open()
+
+
+def test_naming_a_file_without_checking_it_reads_nothing(tmp_path: Path) -> None:
+    gone = tmp_path / "gone" / "INV-9.pdf"
+    named = media_file(gone, argument="header_file", check=False)
+    assert named.filename == "INV-9.pdf" and named.size is None
+    assert named.placeholder_url() == media_file(str(gone), check=False).placeholder_url()

@@ -203,3 +203,22 @@ def test_the_rows_are_stored_as_their_count_unless_show_numbers(tmp_path):
     for value in (str(tmp_path / "rows.csv"), tmp_path / "rows.csv", {"phone": "0812"}, b"x", iter(data)):
         assert task.shown_value("recipients", value) is value  # a path, a file, anything not a row list
     assert task.shown_value("template_name", data) is data
+
+
+@pytest.mark.qontak_sandbox(rate_limit=0, clock="instant", fail_after=1.0)
+def test_the_whole_message_of_many_rows_in_doubt(qontak_sandbox, store, tmp_path, capsys):
+    """What the on-call reads: how many, which rows (ten, then a count), where the rest is, how to resend."""
+    results = tmp_path / "results.csv"
+    with pytest.raises(AirflowFailException) as info:
+        bulk(rows(12), results_path=str(results)).execute({"task_state_store": store})
+    listed = ", ".join(f"C{i:03d}" for i in range(10))
+    assert str(info.value) == (
+        f"12 row(s) are in doubt: Qontak may or may not have sent them, so they were NOT sent again (rows "
+        f"{listed} and 2 more; every row is in results_path {results}). Every other row is done. Check those "
+        "recipients in the Qontak inbox or the broadcast list. To resend them deliberately (their recipients "
+        "may get the message twice), set resend_in_doubt=True on this task (it is templated, e.g. "
+        "'{{ params.resend_in_doubt }}') and clear it: only the rows in doubt are sent again. "
+        "fail_on_in_doubt=False only warns."
+    )
+    logged = capsys.readouterr().out
+    assert "In doubt: row C011 (62812*****011): QontakSendInDoubtError: " in logged

@@ -262,6 +262,20 @@ def test_dag_without_template_env_still_renders(sandbox: Any) -> None:
     assert _bodies(sandbox)[NUMBER]["2"] == "billing"
 
 
+def test_the_dags_own_macros_and_filters_render_the_message(sandbox: Any) -> None:
+    """A DAG's user_defined_macros reach the notifier's templates, as they reach its tasks'."""
+    dag = DAG(
+        dag_id="billing",
+        schedule=None,
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        user_defined_macros={"team": "Tim Tagihan"},
+        user_defined_filters={"shout": lambda text: text.upper()},
+    )
+    notifier = _notifier(to_numbers="+62 812-3456-7890", body=["{{ team }}", "{{ 'gagal' | shout }}"] * 3)
+    notifier(_context() | {"dag": dag})
+    assert [_bodies(sandbox)[NUMBER][k] for k in ("1", "2")] == ["Tim Tagihan", "GAGAL"]
+
+
 # ----------------------------------------------------------------------------------------------------- async
 
 

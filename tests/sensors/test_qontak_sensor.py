@@ -252,3 +252,20 @@ def test_execute_complete_logs_tolerated_failures(capsys: pytest.CaptureFixture[
     }
     task.execute_complete({}, {"status": "success", "summary": summary})
     assert "Broadcast b failed for 62811*****001: x" in capsys.readouterr().out
+
+
+def test_execute_complete_logs_what_the_trigger_saw(capsys: pytest.CaptureFixture[str]) -> None:
+    task = sensor(broadcast_ids="b")
+    summary = {"outcome": "success", "broadcasts": {"b": {"status": "read", "errors": []}}}
+    line = "1 broadcast(s), target delivered: 1 read"
+    task.execute_complete({}, {"status": "success", "summary": summary, "summary_line": line})
+    assert f"Broadcasts settled: {line}" in capsys.readouterr().out
+    with pytest.raises(AirflowSensorTimeout):
+        task.execute_complete(
+            {}, {"status": "timeout", "message": "still undelivered: b", "summary_line": line}
+        )
+    assert line in capsys.readouterr().out  # the counts are logged before the timeout
+    with pytest.raises(AirflowException, match=r"^Waiting for the Qontak broadcasts failed: no details$"):
+        task.execute_complete({}, {"status": "error"})
+    with pytest.raises(AirflowException, match=r"^The Qontak broadcast trigger ended without an event\.$"):
+        task.execute_complete({}, {})

@@ -1,0 +1,122 @@
+"""The direct send's argument layer word for word: which field each mistake names, and what it expected.
+
+A refused argument fails the task without retry before any request; the message is all a DAG author gets,
+so its field name and its "expected" part are asserted whole, through dry runs against the sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+
+from qontak_provider.operators.qontak import QontakSendDirectOperator
+
+SEEDS = json.loads((Path(__file__).parents[1] / "fixtures" / "seed_payloads.json").read_text())
+TEXT = SEEDS["text_with_variables"]
+PREFIX = "Invalid Qontak direct send, nothing was sent: "
+FRIENDLY = {"to_number": "081234567890", "to_name": "Budi", "template_name": "song_recommendation"}
+
+
+def dry_run(**arguments: Any) -> dict[str, Any]:
+    return QontakSendDirectOperator(task_id="check", dry_run=True, **arguments).execute({})
+
+
+def refusal(**arguments: Any) -> str:
+    with pytest.raises(AirflowFailException) as info:
+        dry_run(**arguments)
+    text = str(info.value)
+    assert text.startswith(PREFIX), text
+    return text[len(PREFIX) :]
+
+
+@pytest.mark.parametrize(
+    ("field", "what"),
+    [
+        ("language", "a language code such as 'id' or 'en_US'"),
+        ("template_id", "a template id"),
+        ("template_name", "a template name"),
+        ("channel_integration_id", "a channel integration id"),
+        ("default_region", "an ISO region code such as 'ID'"),
+    ],
+)
+def test_a_list_where_text_belongs_is_refused_naming_the_field(
+    qontak_sandbox: Any, field: str, what: str
+) -> None:
+    arguments = {**FRIENDLY, "body": ["a", "b"], field: ["id", "en"]}
+    assert refusal(**arguments) == f"{field}: expected {what}, got ['id', 'en']"
+    assert qontak_sandbox.sends() == []
+
+
+@pytest.mark.parametrize(
+    "argument",
+    [
+        {"body": ["a", "b"]},
+        {"header_url": "https://example.com/a.pdf"},
+        {"header_filename": "a.pdf"},
+        {"buttons": ["x"]},
+        {"template_name": "song_recommendation"},
+        {"language": "id"},
+    ],
+    ids=lambda a: next(iter(a)),
+)
+def test_a_parameter_argument_beside_payload_is_refused_naming_it(
+    qontak_sandbox: Any, argument: dict[str, Any]
+) -> None:
+    (name,) = argument
+    assert refusal(payload=TEXT, **argument) == (
+        f"{name}: expected nothing: with payload= the parameters come from the payload. "
+        "Pass either payload= or the parameter arguments, not both."
+    )
+
+
+def test_payload_must_be_a_dict_and_a_template_id_must_match_it(qontak_sandbox: Any) -> None:
+    assert refusal(payload=[TEXT]) == "payload: expected the direct-send body as a dict, got '<list>'"
+    other = "00000000-0000-0000-0000-000000000000"
+    own = TEXT["message_template_id"]
+    assert refusal(payload=TEXT, template_id=other) == (
+        f"template_id: expected the payload's message_template_id {own!r}, got {other!r}"
+    )
+    assert dry_run(payload=TEXT, template_id=own)["template_id"] == own
+
+
+def test_the_payloads_channel_is_used_unless_an_argument_overrides_it(qontak_sandbox: Any) -> None:
+    own = dry_run(payload={**TEXT, "channel_integration_id": "ch-of-the-payload"})
+    assert own["channel_integration_id"] == "ch-of-the-payload"
+    overridden = dry_run(payload=TEXT, channel_integration_id="ch-of-the-argument")
+    assert overridden["channel_integration_id"] == "ch-of-the-argument"
+    without = {k: v for k, v in TEXT.items() if k != "channel_integration_id"}
+    assert dry_run(payload=without)["channel_integration_id"] == qontak_sandbox.channel_integration_id
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2"])
+def test_json_text_that_does_not_decode_is_refused_naming_the_field(qontak_sandbox: Any, text: str) -> None:
+    assert refusal(**FRIENDLY, body=text) == (
+        "body: expected a list or mapping (or its JSON text), got '<invalid JSON text>'"
+    )
+    assert refusal(**FRIENDLY, body=["a", "b"], buttons=text).startswith(
+        "buttons: expected a list or mapping"
+    )
+    assert refusal(payload=text).startswith("payload: expected a list or mapping (or its JSON text)")
+
+
+def test_json_text_of_a_list_is_decoded(qontak_sandbox: Any) -> None:
+    result = dry_run(**FRIENDLY, body='["Burhan", "Rp150.000"]')
+    assert [p["value_text"] for p in result["payload"]["parameters"]["body"]] == ["Burhan", "Rp150.000"]
+
+
+def test_a_header_file_and_a_header_url_together_are_refused(qontak_sandbox: Any, tmp_path: Path) -> None:
+    path = tmp_path / "a.pdf"
+    path.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    arguments = {"to_number": "081234567890", "to_name": "Budi", "template_name": "invoice_document"}
+    assert refusal(**arguments, header_file=str(path), header_url="https://example.com/a.pdf") == (
+        "header_file: expected nothing when header_url is given: the header is one file or one URL, "
+        "got 'https://example.com/a.pdf'"
+    )
+    assert refusal(**arguments, header_file="nosuchfs://bucket/a.pdf").startswith(
+        'header_file: expected a local path or a URL of a filesystem Airflow can open, got "nosuchfs://'
+        "bucket/a.pdf ("  # then the reason, in Airflow's words
+    )

@@ -3,7 +3,8 @@
 Reads mutmut's own files under ``mutants/``: ``*.py.meta`` (the exit code of each mutant's test run) and the
 mutated copies of the modules, where every mutant is a function ``<name>__mutmut_<n>`` next to the original
 ``<name>__mutmut_orig``. A survivor whose every changed line lies inside a logging call (``log.info(...)``,
-``self.log.warning(...)``) only changes what a log line says: the suite asserts the log lines users rely on
+``self.log.warning(...)``, or one of the provider's logging helpers, :data:`LOG_HELPERS`) only changes what a
+log line says: the suite asserts the log lines users rely on
 (notices, warnings about duplicates or staleness) and not the wording of every informational line, so those
 are counted apart. Every other survivor is listed with its changed lines, to be explained or killed.
 
@@ -22,6 +23,9 @@ from pathlib import Path
 
 MUTANTS = Path("mutants")
 LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical", "log"}
+# The provider's own logging helpers and callbacks: the send ledger's ``self._info``/``self._warn`` (given
+# ``log.info``/``log.warning``), the sensor's and notifier's ``_log_result``/``_log_sent``/``_log_failure``.
+LOG_HELPERS = {"_info", "_warn", "_log_result", "_log_sent", "_log_failure", "_log_progress"}
 # mutmut's exit codes (mutmut/__main__.py: status_by_exit_code)
 KILLED, SURVIVED, NO_TESTS, TIMEOUT = 1, 0, 33, 36
 
@@ -41,8 +45,10 @@ def _log_call_lines(function: ast.AST) -> set[int]:
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
-            and node.func.attr in LOG_METHODS
-            and "log" in ast.unparse(node.func.value).lower()
+            and (
+                (node.func.attr in LOG_METHODS and "log" in ast.unparse(node.func.value).lower())
+                or node.func.attr in LOG_HELPERS
+            )
         ):
             lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
     return lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from types import SimpleNamespace
@@ -311,3 +312,20 @@ async def test_async_sandbox_fault_is_logged_not_raised(sandbox: Any, notifier_l
     await notifier.async_notify(_context())
     errors = notifier_logs.errors()
     assert any("to 62812*****890 may or may not have been sent" in m for m in errors), errors
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("language", ["id", "en_US"])
+def test_a_name_in_two_languages_is_found_with_the_language_given(
+    sandbox: Any, mode: str, language: str
+) -> None:
+    notifier = QontakNotifier(
+        to_numbers="0812-3456-7890", template_name="order_update", language=language, body=["A-1", "ok"]
+    )
+    if mode == "sync":
+        notifier.notify({})
+    else:
+        asyncio.run(notifier.async_notify({}))
+    (send,) = sandbox.sends()
+    ids = {"id": "c3a08e21-a685-569a-a266-1f4be11b6bd5", "en_US": "83c168c4-7f00-5487-abee-bd5856d6d88a"}
+    assert send["message_template_id"] == ids[language] and send["body"]["language"] == {"code": language}

@@ -120,3 +120,20 @@ def test_a_header_file_and_a_header_url_together_are_refused(qontak_sandbox: Any
         'header_file: expected a local path or a URL of a filesystem Airflow can open, got "nosuchfs://'
         "bucket/a.pdf ("  # then the reason, in Airflow's words
     )
+
+
+def test_what_a_dry_run_returns_and_what_a_send_returns(qontak_sandbox: Any) -> None:
+    """XCom of both: the flags, the template, the number masked unless show_numbers, values hidden on ask."""
+    arguments = {**FRIENDLY, "body": ["Burhan", "Rp150.000"]}
+    dry = dry_run(**arguments)
+    assert (dry["dry_run"], dry["reused"], dry["template_name"]) == (True, False, "song_recommendation")
+    assert dry["to_number"] == dry["payload"]["to_number"] == "62812*****890"
+    shown = dry_run(**arguments, show_numbers=True)
+    assert shown["to_number"] == shown["payload"]["to_number"] == "6281234567890"
+    hidden = dry_run(**arguments, mask_values=True)
+    assert "Burhan" not in json.dumps(hidden["payload"]) and "Rp150.000" not in json.dumps(hidden["payload"])
+    sent = QontakSendDirectOperator(task_id="send", **arguments).execute({})
+    (received,) = qontak_sandbox.sends()
+    assert (sent["dry_run"], sent["reused"], sent["broadcast_id"]) == (False, False, received["broadcast_id"])
+    assert sent["created_at"] and sent["template_name"] == "song_recommendation"
+    assert sent["to_number"] == "62812*****890"

@@ -443,3 +443,19 @@ def test_the_whole_message_of_a_doubt_in_this_try() -> None:
     text = str(caught.value)
     assert text.startswith("The send of template tpl-1 to 62812*****890 started by this try at 20")
     assert " may or may not have reached Qontak (read timeout after 30 s). It was NOT sent again" in text
+
+
+def test_the_attempt_on_record_carries_the_fingerprint_of_what_is_sent() -> None:
+    """A retry compares it with what the arguments render to now: it must be the one of this request."""
+    store = Store()
+    h = Harness(store)
+    h.outcomes = [RuntimeError("the worker was killed mid-send")]
+    with pytest.raises(RuntimeError):
+        h.send()
+    assert store.data[SEND_STATE_KEY]["fingerprint"] == FINGERPRINT
+    resent = Store()
+    h = Harness(resent, policy="resend")
+    h.outcomes = [QontakSendInDoubtError("first"), RuntimeError("killed during the resend")]
+    with pytest.raises(RuntimeError):
+        h.send()
+    assert resent.data[SEND_STATE_KEY]["fingerprint"] == FINGERPRINT  # the resend's own record too

@@ -137,3 +137,12 @@ def test_what_a_dry_run_returns_and_what_a_send_returns(qontak_sandbox: Any) -> 
     assert (sent["dry_run"], sent["reused"], sent["broadcast_id"]) == (False, False, received["broadcast_id"])
     assert sent["created_at"] and sent["template_name"] == "song_recommendation"
     assert sent["to_number"] == "62812*****890"
+
+
+def test_header_url_and_header_filename_reach_the_header(qontak_sandbox: Any) -> None:
+    arguments = {"to_number": "081234567890", "to_name": "Budi", "template_name": "invoice_document"}
+    result = dry_run(
+        **arguments, header_url="https://cdn.example.com/x/INV-1.pdf", header_filename="Tagihan.pdf"
+    )
+    params = {p["key"]: p["value"] for p in result["payload"]["parameters"]["header"]["params"]}
+    assert params == {"url": "https://cdn.example.com/x/INV-1.pdf", "filename": "Tagihan.pdf"}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
@@ -56,6 +57,9 @@ DAG_FAILURE_BODY: dict[str, str] = {
 DEFAULT_MAX_PARAM_LENGTH = 160
 
 _WHITESPACE_RE = re.compile(r"\s+")
+
+#: What ``_render`` passes as the DAG of an object without rendering settings: render strings.
+_STRING_RENDERING = SimpleNamespace(render_template_as_native_obj=False)
 
 
 class QontakNotifier(BaseNotifier):
@@ -194,10 +198,11 @@ class QontakNotifier(BaseNotifier):
         super().render_template_fields(context, jinja_env)
 
     def _render(self, template: Any, context: Any, dag: Any = None) -> Any:
-        # Native rendering needs the DAG's attributes too; a serialized DAG lacks some (see above).
+        # Whether to render native objects is the DAG's ``render_template_as_native_obj``; a serialized DAG
+        # has it (and is honoured), an object without it renders strings instead of failing the notification.
         dag = dag or context.get("dag")
-        if dag is not None and not hasattr(dag, "get_template_env"):
-            dag = None
+        if dag is not None and not hasattr(dag, "render_template_as_native_obj"):
+            dag = _STRING_RENDERING  # not None: BaseNotifier._render would read the context's DAG again
         return super()._render(template, context, dag)
 
     # ---------------------------------------------------------------------------------------------- notify
@@ -316,8 +321,7 @@ class QontakNotifier(BaseNotifier):
                 header_url=header[0] if header else self.header_url or None,
                 header_filename=header[1] if header else self.header_filename or None,
                 buttons=self.buttons,
-                default_region=config.default_region,
-            )
+            )  # no default_region: the number is already normalized above
         built = list(requests.values())
         if built:
             from qontak_provider.client.payload import language_mismatch
@@ -327,10 +331,19 @@ class QontakNotifier(BaseNotifier):
                 self.log.warning("%s", mismatch)
         return built
 
-    def _raw_numbers(self) -> list[str]:
-        raw = self.to_numbers
-        items: list[Any] = re.split(r"[,;]", raw) if isinstance(raw, str) else list(raw)
-        numbers = [str(item).strip() for item in items if str(item).strip()]
+    def _raw_numbers(self) -> list[Any]:
+        raw: Any = self.to_numbers
+        if isinstance(raw, str):
+            items: list[Any] = re.split(r"[,;]", raw)
+        elif isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            items = [raw]  # native rendering turns "{{ var }}" holding one number into an int
+        elif isinstance(raw, Iterable) and not isinstance(raw, (Mapping, bytes)):
+            items = list(raw)
+        else:
+            got = type(raw).__name__
+            raise ValueError(f"to_numbers: expected phone numbers (text or a list), got {got}.")
+        # Numbers other than text go to normalize_phone as they are: it knows a float such as 6281234567890.0.
+        numbers = [item.strip() if isinstance(item, str) else item for item in items if str(item).strip()]
         if not numbers:
             raise ValueError("to_numbers rendered to no phone number.")
         return numbers

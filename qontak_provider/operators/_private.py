@@ -84,7 +84,7 @@ class PrivateTemplateFields:
     def _hide_private_fields(self) -> None:
         real: dict[str, Any] = {}
         for field in self.private_template_fields:
-            value = getattr(self, field, None)
+            value = getattr(self, field)
             shown = self.shown_value(field, value)
             if shown is not value:
                 real[field] = value

@@ -236,7 +236,7 @@ def open_header_file(
     if isinstance(source, str) and not source.strip():  # what an empty Jinja value renders to
         raise QontakPayloadError("header_file", "the path of a file", source)
     try:
-        path = source if isinstance(source, bytes) else as_path(source)
+        path = as_path(source)  # bytes pass through: media_file reads them as the file's content
     except (ValueError, ImportError) as err:  # a scheme no installed filesystem serves ("Unsupported ...")
         raise QontakPayloadError(
             "header_file", "a local path or a URL of a filesystem Airflow can open", f"{source} ({err})"
@@ -407,12 +407,12 @@ def masked_wire(wire: Mapping[str, Any], *, values: bool = False) -> dict[str, A
 
 def send_summary(
     request: DirectSendRequest,
-    template: Template | None,
+    template: Template,
     broadcast: Broadcast | None = None,
     *,
+    show_number: bool,
     reused: bool = False,
     dry_run: bool = False,
-    show_number: bool = False,
 ) -> dict[str, Any]:
     """
     The JSON-safe XCom value of one direct send (never a secret; the number masked unless ``show_number``).
@@ -423,7 +423,7 @@ def send_summary(
     return {
         "broadcast_id": broadcast.id if broadcast is not None else None,
         "template_id": request.message_template_id,
-        "template_name": template.name if template is not None else None,
+        "template_name": template.name,
         "channel_integration_id": request.channel_integration_id,
         "to_number": request.to_number if show_number else mask_phone(request.to_number),
         "created_at": broadcast.created_at if broadcast is not None else None,

@@ -15,6 +15,8 @@ from qontak_provider.defaults import DEFAULT_CONN_ID
 from qontak_provider.operators._private import PrivateTemplateFields
 
 if TYPE_CHECKING:
+    from collections import Counter
+
     from airflow.sdk import Context
 
     from qontak_provider.bulk.engine import BulkReport, BulkSender, JournalStore
@@ -404,7 +406,7 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
 
     def _in_doubt_message(self, report: BulkReport) -> str:
         """The count, the rows (keys and masked numbers) and how to resend them deliberately."""
-        in_doubt = report.counts.get("in_doubt", 0)
+        in_doubt = report.counts["in_doubt"]
         for row in report.in_doubt:
             self.log.warning(
                 "In doubt: row %s (%s): %s", row["key"], row["to_number"] or "no number", row["reason"]
@@ -478,9 +480,9 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
         """Called with every row's result (under the engine's lock); a hook for subclasses."""
 
 
-def _sent_phrase(counts: Mapping[str, int]) -> str:
+def _sent_phrase(counts: Counter[str]) -> str:
     """``"no row was sent"``, ``"the 1 valid row was sent"``, ``"the 3 valid rows were sent"``."""
-    sent = counts.get("sent", 0)
+    sent = counts["sent"]
     if not sent:
         return "no row was sent"
     return "the 1 valid row was sent" if sent == 1 else f"the {sent} valid rows were sent"
@@ -488,6 +490,6 @@ def _sent_phrase(counts: Mapping[str, int]) -> str:
 
 def _is_rows(value: Any) -> bool:
     """A list of rows (not a path, a file, or a single mapping)."""
-    if isinstance(value, (str, bytes, os.PathLike, Mapping)) or hasattr(value, "open"):
-        return False
+    if isinstance(value, (str, bytes, os.PathLike, Mapping)):
+        return False  # an ObjectStoragePath is none of these, and no Sequence either: not rows
     return isinstance(value, Sequence) or hasattr(value, "__len__")

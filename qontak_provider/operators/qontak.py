@@ -290,15 +290,15 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
         if field == "to_number":
             return value if self.show_numbers or value is None else masked_number(value)
         mapping = _payload_mapping(value) if field == "payload" else None
-        if mapping is not None:
-            shown = dict(mapping)
-            if not self.show_numbers and "to_number" in shown:
-                shown["to_number"] = masked_number(shown["to_number"])
-            if self.mask_values and isinstance(shown.get("parameters"), Mapping):
-                mask_secret_values(shown["parameters"])
-                shown["parameters"] = hidden_values(shown["parameters"])
-            return shown
-        return value
+        if mapping is None:
+            return value
+        shown = dict(mapping)
+        if not self.show_numbers and "to_number" in shown:
+            shown["to_number"] = masked_number(shown["to_number"])
+        if self.mask_values and isinstance(shown.get("parameters"), Mapping):
+            mask_secret_values(shown["parameters"])
+            shown["parameters"] = hidden_values(shown["parameters"])
+        return shown
 
     # ----------------------------------------------------------------------------------------------- build
 

@@ -200,7 +200,17 @@ def test_the_rows_are_stored_as_their_count_unless_show_numbers(tmp_path):
     visible = bulk(data, show_numbers=True)
     visible.render_template_fields({})
     assert visible.recipients == data == visible.real("recipients")
-    for value in (str(tmp_path / "rows.csv"), tmp_path / "rows.csv", {"phone": "0812"}, b"x", iter(data)):
+    from airflow.sdk import ObjectStoragePath
+
+    remote = ObjectStoragePath(f"file://{tmp_path}/rows.csv")
+    for value in (
+        str(tmp_path / "rows.csv"),
+        tmp_path / "rows.csv",
+        remote,
+        {"phone": "0812"},
+        b"x",
+        iter(data),
+    ):
         assert task.shown_value("recipients", value) is value  # a path, a file, anything not a row list
     assert task.shown_value("template_name", data) is data
 

@@ -8,7 +8,11 @@ import logging
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
-from qontak_provider.operators.qontak import QontakListChannelsOperator, QontakListTemplatesOperator
+from qontak_provider.operators.qontak import (
+    QontakListChannelsOperator,
+    QontakListTemplatesOperator,
+    QontakSendDirectOperator,
+)
 
 INACTIVE_CHANNEL = "e13c1628-ab17-5c3a-a3bf-1eab91111688"
 
@@ -81,5 +85,11 @@ def test_the_log_says_what_was_asked_and_found(qontak_sandbox, caplog, capsys):
 
 
 def test_a_flag_that_is_not_a_boolean_is_refused_by_name():
-    with pytest.raises(AirflowFailException, match="include_inactive"):
+    with pytest.raises(
+        AirflowFailException, match=r"^include_inactive: expected true or false, got 'maybe'\.$"
+    ):
         QontakListChannelsOperator(task_id="c", include_inactive="maybe").execute({})
+    with pytest.raises(AirflowFailException, match=r"^dry_run: expected true or false, got 'perhaps'\.$"):
+        QontakSendDirectOperator(task_id="s", to_number="0812", template_id="t", dry_run="perhaps").execute(
+            {}
+        )

@@ -164,6 +164,8 @@ def test_refused_send_clears_the_attempt(qontak_sandbox, store, monkeypatch, err
     with pytest.raises(Exception) as failure:
         op.execute({"task_state_store": store})
     assert isinstance(failure.value, AirflowFailException) is not retryable
+    if not retryable:
+        assert str(failure.value) == "Qontak refused the send, nothing was sent: refused"
     assert store.get(SEND_STATE_KEY) is None  # nothing in doubt: the next try sends normally
     operator().execute({"task_state_store": store})
     assert qontak_sandbox.counts() == {NUMBER: 1}

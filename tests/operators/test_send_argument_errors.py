@@ -146,3 +146,21 @@ def test_header_url_and_header_filename_reach_the_header(qontak_sandbox: Any) ->
     )
     params = {p["key"]: p["value"] for p in result["payload"]["parameters"]["header"]["params"]}
     assert params == {"url": "https://cdn.example.com/x/INV-1.pdf", "filename": "Tagihan.pdf"}
+
+
+def test_a_header_filename_that_is_not_a_name_is_refused_naming_it(qontak_sandbox: Any) -> None:
+    arguments = {"to_number": "081234567890", "template_name": "invoice_document", "header_file": b"%PDF-1.4"}
+    said = refusal(**arguments, header_filename=["a.pdf"])
+    assert said == "header_filename: expected a file name, got ['a.pdf']"
+    blank = {**arguments, "header_file": "  "}
+    assert refusal(**blank) == "header_file: expected the path of a file, got '  '"
+    assert qontak_sandbox.sends() == [] and qontak_sandbox.uploads() == []
+
+
+def test_a_payloads_national_number_follows_the_operators_region(qontak_sandbox: Any) -> None:
+    payload = {**TEXT, "to_number": "9123 4567"}
+    result = QontakSendDirectOperator(
+        task_id="send", payload=payload, default_region="SG", show_numbers=True
+    ).execute({})
+    assert result["to_number"] == "6591234567"
+    assert [s["to_number"] for s in qontak_sandbox.sends()] == ["6591234567"]

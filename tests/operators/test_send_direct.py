@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 
 import pytest
 from airflow.sdk import DAG
@@ -255,7 +256,9 @@ def test_sending_never_logs_the_full_number_or_secret(qontak_sandbox, caplog, ca
         task_id="send", to_number="0812-3456-7890", to_name="A", template_id=SONG, body=["a", "b"]
     ).execute({"task_state_store": store})
     logged = caplog.text + capsys.readouterr().out
-    assert "62812*****890" in logged
+    sending = rf"Sending template 'song_recommendation' \({SONG}\) to 62812\*{{5}}890 via channel "
+    assert re.search(sending, logged)
+    assert re.search(r"Qontak created broadcast [0-9a-f-]{36} for 62812\*{5}890\.", logged)
     assert "6281234567890" not in logged
     assert qontak_sandbox.client_secret not in logged
     assert "6281234567890" not in json.dumps(store.data)  # the state store is visible in the UI
@@ -385,3 +388,10 @@ def test_a_payload_rendered_to_json_text_is_stored_masked_too(qontak_sandbox):
     plain = QontakSendDirectOperator(task_id="send")
     for text in ("not json", "{broken", '["a list"]'):
         assert plain.shown_value("payload", text) == text  # refused by execute(): shown as given
+
+
+def test_shown_value_leaves_other_fields_and_a_missing_number_as_they_are():
+    operator = QontakSendDirectOperator(task_id="send")
+    value = {"to_number": "6281234567890"}
+    assert operator.shown_value("template_id", value) is value  # not a private field: untouched
+    assert operator.shown_value("payload", {"to_number": None, "a": 1}) == {"to_number": None, "a": 1}

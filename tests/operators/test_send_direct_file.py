@@ -189,3 +189,44 @@ def test_an_empty_or_unopenable_header_file_fails_without_retry(
     with pytest.raises(AirflowFailException, match=said):
         operator(header_file=header_file).execute({"task_state_store": store})
     assert qontak_sandbox.sends() == [] and qontak_sandbox.uploads() == []
+
+
+def test_a_retry_after_the_send_with_a_file_name_returns_it_without_the_file(
+    qontak_sandbox: Any, store: Any, invoice: Path
+) -> None:
+    """The name given is part of what was sent: the retry must recognise the same request without the file."""
+    arguments = {"header_file": str(invoice), "header_filename": "Tagihan Desember.pdf"}
+    first = operator(**arguments).execute({"task_state_store": store})
+    invoice.unlink()
+    again = operator(**arguments).execute({"task_state_store": store})
+    assert again["reused"] is True and again["broadcast_id"] == first["broadcast_id"]
+    assert len(qontak_sandbox.sends()) == 1
+
+
+def test_a_file_gone_between_its_check_and_its_upload_fails_without_retry(
+    qontak_sandbox: Any, store: Any, invoice: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    op = operator(header_file=str(invoice))
+    prepare = op._prepare
+
+    def prepare_then_remove(**kwargs: Any) -> Any:
+        prepared = prepare(**kwargs)
+        invoice.unlink()  # e.g. a cleanup task removing the reports while this one runs
+        return prepared
+
+    monkeypatch.setattr(op, "_prepare", prepare_then_remove)
+    with pytest.raises(AirflowFailException, match=r"^Invalid header_file, nothing was sent: header_file: "):
+        op.execute({"task_state_store": store})
+    assert qontak_sandbox.uploads() == [] and api_sends(qontak_sandbox) == 0
+
+
+def test_header_file_beside_payload_is_refused_word_for_word(qontak_sandbox: Any, store: Any) -> None:
+    payload = {"to_number": NUMBER, "to_name": "Budi", "message_template_id": SONG}
+    with pytest.raises(AirflowFailException) as caught:
+        QontakSendDirectOperator(task_id="send", payload=payload, header_file=PDF).execute(
+            {"task_state_store": store}
+        )
+    assert str(caught.value) == (
+        "Invalid Qontak direct send, nothing was sent: header_file: expected nothing: with payload= the "
+        "header comes from the payload, got '<a file>'"
+    )

@@ -43,6 +43,7 @@ def bulk(recipients: Any, **kwargs: Any) -> QontakBulkSendOperator:
     kwargs.setdefault("template_id", INVOICE_TEMPLATE)
     kwargs.setdefault("header_file", "{{ row.invoice }}")
     kwargs.setdefault("key_column", "id")
+    kwargs.setdefault("rate_per_minute", 6000)  # these tests are not about pacing: no waiting for it
     return QontakBulkSendOperator(task_id="bulk", recipients=recipients, **kwargs)
 
 

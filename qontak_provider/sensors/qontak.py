@@ -160,8 +160,9 @@ class QontakBroadcastSensor(BaseSensorOperator):
             self.log.error("%s", tracker.summary_line())
             raise AirflowFailException(tracker.failure_message())
         if outcome == "success":
-            self._log_result(tracker.summary("success"), tracker.summary_line())
-            return PokeReturnValue(is_done=True, xcom_value=tracker.summary("success"))
+            summary = tracker.summary()  # its outcome: success
+            self._log_result(summary, tracker.summary_line())
+            return PokeReturnValue(is_done=True, xcom_value=summary)
         self.log.info("%s; %s", tracker.summary_line(), tracker.still_waiting_message())
         return False
 
@@ -171,9 +172,8 @@ class QontakBroadcastSensor(BaseSensorOperator):
         if not self.deferrable:
             try:
                 return super().execute(context)
-            except AirflowSensorTimeout as err:
-                waiting = self._tracker.still_waiting_message() if self._tracker else ""
-                raise AirflowSensorTimeout(f"{err} {waiting}".strip()) from err
+            except AirflowSensorTimeout as err:  # raised after a poke: the tracker exists
+                raise AirflowSensorTimeout(f"{err} {self.tracker.still_waiting_message()}") from err
         result = self.poke(context)
         if isinstance(result, PokeReturnValue) and result.is_done:
             return result.xcom_value

@@ -269,3 +269,27 @@ def test_execute_complete_logs_what_the_trigger_saw(capsys: pytest.CaptureFixtur
         task.execute_complete({}, {"status": "error"})
     with pytest.raises(AirflowException, match=r"^The Qontak broadcast trigger ended without an event\.$"):
         task.execute_complete({}, {})
+
+
+class _RescheduledTI:
+    """The one thing reschedule mode asks of the task instance: when the first reschedule was."""
+
+    def get_first_reschedule_date(self, context: Any) -> None:
+        return None
+
+
+@pytest.mark.qontak_sandbox(clock="slow", rate_limit=0)
+def test_reschedule_mode_frees_the_slot_while_pending(qontak_sandbox: Any) -> None:
+    from airflow.sdk.exceptions import AirflowRescheduleException
+
+    bid = send(qontak_sandbox, "6281234567890")
+    with pytest.raises(AirflowRescheduleException):
+        sensor(broadcast_ids=bid, mode="reschedule", poke_interval=60).execute({"ti": _RescheduledTI()})
+
+
+@pytest.mark.qontak_sandbox(clock="instant", rate_limit=0)
+def test_reschedule_mode_returns_the_summary_once_settled(qontak_sandbox: Any) -> None:
+    bid = send(qontak_sandbox, "6281234567890")
+    task = sensor(broadcast_ids=bid, mode="reschedule", target_status="read")
+    summary = task.execute({"ti": _RescheduledTI()})
+    assert summary["outcome"] == "success" and summary["broadcasts"][bid]["status"] == "read"

@@ -429,6 +429,7 @@ def test_the_whole_message_when_reconcile_finds_nothing_proven_yet() -> None:
         + " a retry reconciles again."
         + HOW_TO_CHECK
     )
+    assert caught.value.final is False  # a retry reconciles again: the operator raises a retryable error
     h = Harness(Store(attempting()), policy="reconcile", finder=Finder(FindResult(scanned=0)))
     with pytest.raises(InDoubtUnresolved) as caught:
         h.send()

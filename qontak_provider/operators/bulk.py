@@ -238,7 +238,7 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
 
     def _fingerprint(self, template: Template, channel: str, source_id: str) -> str:
         parts = [template.id, channel, source_id, self.number_column, self.key_column]
-        return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]  # all text or None
 
     def _store(self, context: Context) -> JournalStore:
         from qontak_provider.operators._state import VariableStateStore, task_state
@@ -378,7 +378,7 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
         from qontak_provider._compat import AirflowException, AirflowFailException
 
         rows = max(report.rows, 1)
-        invalid = report.counts.get("invalid", 0)
+        invalid = report.counts["invalid"]
         if self.max_invalid_ratio is not None and invalid / rows > self.max_invalid_ratio:
             raise AirflowFailException(
                 f"{invalid} of {report.rows} rows are invalid ({100.0 * invalid / rows:.1f}% > "
@@ -391,14 +391,14 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
                 f"{report.resend_pending} rows could not be sent (rate limit or connection failures that "
                 "Qontak never processed); a retry of this task sends them, and only them."
             )
-        duplicates = report.counts.get("duplicate", 0)
+        duplicates = report.counts["duplicate"]
         if duplicates:
             self.log.warning(
                 "%d row(s) repeat an earlier row's number and message: each recipient got the message once "
                 "(send_duplicates=True sends every row).",
                 duplicates,
             )
-        if report.counts.get("in_doubt", 0):
+        if report.counts["in_doubt"]:
             message = self._in_doubt_message(report)
             if self.fail_on_in_doubt:
                 raise AirflowFailException(message)

@@ -1,0 +1,133 @@
+"""QontakBulkSendOperator's arguments, each seen on the wire, and its closing messages word for word."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from qontak_provider.operators.bulk import QontakBulkSendOperator
+
+pytestmark = pytest.mark.qontak_sandbox(rate_limit=0, clock="instant")
+
+ORDER_SHIPPED = "bdb23f6d-1798-577d-8c26-a0ba4fd8db74"  # body {{1}} {{2}}, URL button {{1}}
+PROMO_IMAGE = "34d95207-0b48-4ce0-b589-2b7c1519d457"  # IMAGE header, no body values
+
+
+def bulk(recipients: object, **kwargs: Any) -> QontakBulkSendOperator:
+    arguments: dict[str, Any] = {"template_id": ORDER_SHIPPED, "rate_per_minute": 6000}
+    return QontakBulkSendOperator(task_id="bulk", recipients=recipients, **{**arguments, **kwargs})
+
+
+def wire(sandbox: Any) -> list[dict[str, Any]]:
+    return [s["body"] for s in sandbox.sends()]
+
+
+def test_named_columns_fill_the_number_the_name_and_the_body(qontak_sandbox: Any, store: Any) -> None:
+    data = [{"hp": "0812 3456 7890", "pelanggan": "Budi", "order": "A-1", "days": "2", "track": "a1"}]
+    bulk(
+        data,
+        number_column="hp",
+        name_column="pelanggan",
+        body_columns=["order", "days"],
+        buttons=["{{ row.track }}"],
+    ).execute({"task_state_store": store})
+    (sent,) = wire(qontak_sandbox)
+    assert sent["to_number"] == "6281234567890" and sent["to_name"] == "Budi"
+    assert [p["value_text"] for p in sent["parameters"]["body"]] == ["A-1", "2"]
+    assert [b["value"] for b in sent["parameters"]["buttons"]] == ["a1"]
+
+
+def test_row_params_win_over_the_options(qontak_sandbox: Any, store: Any) -> None:
+    data = [{"phone": "081234567890", "name": "Budi", "order": "A-1"}]
+    bulk(
+        data,
+        body=["{{ row.order }}", "3"],
+        buttons=["x"],
+        row_params=lambda row: {"to_name": row["name"].upper(), "buttons": [row["order"].lower()]},
+    ).execute({"task_state_store": store})
+    (sent,) = wire(qontak_sandbox)
+    assert sent["to_name"] == "BUDI" and [b["value"] for b in sent["parameters"]["buttons"]] == ["a-1"]
+
+
+def test_header_url_and_filename_are_rendered_per_row(qontak_sandbox: Any, store: Any) -> None:
+    data = [{"phone": "081234567890", "name": "Budi", "img": "https://cdn.example.com/b.png"}]
+    bulk(
+        data, template_id=PROMO_IMAGE, header_url="{{ row.img }}", header_filename="promo-{{ row.name }}.png"
+    ).execute({"task_state_store": store})
+    (sent,) = wire(qontak_sandbox)
+    params = {p["key"]: p["value"] for p in sent["parameters"]["header"]["params"]}
+    assert params == {"url": "https://cdn.example.com/b.png", "filename": "promo-Budi.png"}
+
+
+def test_the_language_given_is_sent_and_national_numbers_follow_the_connections_region(
+    qontak_sandbox: Any, store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_QONTAK_DEFAULT", qontak_sandbox.conn_json(default_region="MY"))
+    data = [{"phone": "012-345 6789", "name": "Aminah"}]
+    bulk(data, body=["A-1", "2"], buttons=["x"], language="en").execute({"task_state_store": store})
+    (sent,) = wire(qontak_sandbox)
+    assert sent["to_number"] == "60123456789" and sent["language"] == {"code": "en"}
+
+
+def test_repeated_rows_are_named_in_a_warning(
+    qontak_sandbox: Any, store: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = [{"phone": "081234567890", "name": "Budi"}] * 3
+    bulk(data, body=["A-1", "2"], buttons=["x"]).execute({"task_state_store": store})
+    assert (
+        "2 row(s) repeat an earlier row's number and message: each recipient got the message once "
+        "(send_duplicates=True sends every row)." in capsys.readouterr().out
+    )
+
+
+def test_too_many_invalid_rows_fail_with_the_whole_message(qontak_sandbox: Any, store: Any) -> None:
+    data = [{"phone": "12", "name": "A"}, {"phone": "081234567890", "name": "B"}]
+    with pytest.raises(AirflowFailException) as caught:
+        bulk(data, body=["A-1", "2"], buttons=["x"]).execute({"task_state_store": store})
+    assert str(caught.value) == (
+        "1 of 2 rows are invalid (50.0% > max_invalid_ratio 5.0%); the 1 valid row was sent. See the task "
+        "log or results_path for the reasons; fix the input and clear the task to continue."
+    )
+
+
+def test_rows_qontak_never_processed_leave_the_task_to_be_retried(qontak_sandbox: Any, store: Any) -> None:
+    from qontak_provider.client.errors import QontakRateLimitError
+
+    data = [{"phone": "081234567890", "name": "B"}, {"phone": "081298765432", "name": "C"}]
+    task = bulk(data, body=["A-1", "2"], buttons=["x"])
+
+    def slow_down(request: Any, **kwargs: Any) -> Any:
+        raise QontakRateLimitError("HTTP 429 after the client's retries")  # provably not sent
+
+    task.hook.client.send_direct = slow_down  # type: ignore[method-assign]
+    with pytest.raises(AirflowException) as caught:
+        task.execute({"task_state_store": store})
+    assert not isinstance(caught.value, AirflowFailException)  # a retry sends them
+    assert str(caught.value) == (
+        "2 rows could not be sent (rate limit or connection failures that Qontak never processed); a retry "
+        "of this task sends them, and only them."
+    )
+
+
+@pytest.mark.parametrize(("in_doubt", "more"), [(10, ""), (11, " and 1 more")])
+@pytest.mark.qontak_sandbox(rate_limit=0, clock="instant", fail_after=1.0)
+def test_ten_rows_in_doubt_are_listed_and_beyond_ten_counted(
+    qontak_sandbox: Any, store: Any, in_doubt: int, more: str
+) -> None:
+    data = [{"id": f"K{i}", "phone": f"0812{i:08d}", "name": "N"} for i in range(in_doubt)]
+    with pytest.raises(AirflowFailException) as caught:
+        bulk(data, key_column="id", body=["A-1", "2"], buttons=["x"]).execute({"task_state_store": store})
+    listed = ", ".join(f"K{i}" for i in range(10))
+    assert f"(rows {listed}{more}; every row is in the task log above)" in str(caught.value)
+
+
+def test_without_a_task_instance_the_run_says_a_retry_would_start_over(
+    qontak_sandbox: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bulk([{"phone": "081234567890", "name": "B"}], body=["A-1", "2"], buttons=["x"]).execute({})
+    assert (
+        "No task instance (execute() called directly): progress is kept in memory only, so a retry would "
+        "start over" in capsys.readouterr().out
+    )

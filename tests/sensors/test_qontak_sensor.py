@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 from typing import Any
@@ -293,3 +294,40 @@ def test_reschedule_mode_returns_the_summary_once_settled(qontak_sandbox: Any) -
     task = sensor(broadcast_ids=bid, mode="reschedule", target_status="read")
     summary = task.execute({"ti": _RescheduledTI()})
     assert summary["outcome"] == "success" and summary["broadcasts"][bid]["status"] == "read"
+
+
+@pytest.mark.qontak_sandbox(clock="slow", rate_limit=0)
+def test_a_pending_poke_logs_the_counts_and_what_is_still_waiting(
+    qontak_sandbox: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bid = send(qontak_sandbox, "6281234567890")
+    assert sensor(broadcast_ids=bid).poke({}) is False
+    logged = capsys.readouterr().out
+    assert re.search(rf"1 broadcast\(s\), target delivered: 1 \w+; still undelivered: {bid}", logged), logged
+
+
+@pytest.mark.qontak_sandbox(clock="instant", rate_limit=0)
+def test_settled_and_failed_pokes_log_their_counts(
+    qontak_sandbox: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = send(qontak_sandbox, "6281234567890")
+    assert sensor(broadcast_ids=good, target_status="read").execute({})["outcome"] == "success"
+    assert "Broadcasts settled: 1 broadcast(s), target read: 1 read" in capsys.readouterr().out
+    bad = send(qontak_sandbox, magic.FAILS_UNDELIVERABLE)
+    with pytest.raises(AirflowFailException):
+        sensor(broadcast_ids=bad).execute({})
+    assert re.search(r"\[error\s*\] 1 broadcast\(s\), target delivered: 1 failed", capsys.readouterr().out)
+
+
+def test_a_failed_poll_is_logged_with_its_reason(capsys: pytest.CaptureFixture[str]) -> None:
+    with FaultServer() as server:
+        server.script(error(503, "Service Unavailable"))
+        task = sensor(broadcast_ids="b-1")
+        task.hook.__dict__["client"] = QontakClient(
+            CLIENT_ID, SECRET, base_url=server.url, retry_policy=RetryPolicy(max_attempts=1)
+        )
+        assert task.poke({}) is False
+    logged = capsys.readouterr().out
+    assert re.search(
+        r"\[warning\s*\] Polling Qontak failed, trying again at the next poke: \S.*503", logged
+    ), logged

@@ -134,7 +134,7 @@ def _optional_str(field: str, value: object, what: str) -> str | None:
 
 def _required_str(field: str, value: object, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        given = value if value is None or isinstance(value, (int, float)) else f"<{type(value).__name__}>"
+        given = value if value is None or isinstance(value, (str, int, float)) else f"<{type(value).__name__}>"
         raise QontakPayloadError(field, what, given)
     return value.strip()
 

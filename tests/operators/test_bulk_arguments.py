@@ -131,3 +131,30 @@ def test_without_a_task_instance_the_run_says_a_retry_would_start_over(
         "No task instance (execute() called directly): progress is kept in memory only, so a retry would "
         "start over" in capsys.readouterr().out
     )
+
+
+def test_a_channel_that_is_not_text_is_refused_before_any_send(qontak_sandbox: Any, store: Any) -> None:
+    data = [{"phone": "081234567890", "name": "B"}]
+    with pytest.raises(
+        AirflowFailException,
+        match=r"^Invalid Qontak bulk send, nothing was sent: channel_integration_id: expected a channel "
+        r"integration id, got '<list>'$",
+    ):
+        bulk(data, channel_integration_id=["a"], body=["A-1", "2"], buttons=["x"]).execute(
+            {"task_state_store": store}
+        )
+    assert qontak_sandbox.sends() == []
+
+
+def test_templates_of_one_name_in_two_languages_are_told_apart(qontak_sandbox: Any) -> None:
+    from qontak_provider.operators._send import resolve_template
+
+    hook = bulk([]).hook
+    indonesian = resolve_template(hook, template_id=None, template_name="order_update", language="id")
+    english = resolve_template(hook, template_id=None, template_name="order_update", language="en_US")
+    assert (indonesian.language, english.language) == ("id", "en_US")
+    by_id = [
+        resolve_template(hook, template_id=t, template_name=None, language=None)
+        for t in (ORDER_SHIPPED, PROMO_IMAGE)
+    ]
+    assert [t.id for t in by_id] == [ORDER_SHIPPED, PROMO_IMAGE]  # cached apart

@@ -164,3 +164,40 @@ def test_a_payloads_national_number_follows_the_operators_region(qontak_sandbox:
     ).execute({})
     assert result["to_number"] == "6591234567"
     assert [s["to_number"] for s in qontak_sandbox.sends()] == ["6591234567"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        ({"template_id": "   "}, "template_id: expected a template id, got '   '"),
+        ({"template_name": "  "}, "template_name: expected a template name, got '  '"),
+        ({}, "template_id: expected a template id, or a template_name (and language)"),
+    ],
+    ids=["blank id", "blank name", "neither"],
+)
+def test_a_template_that_is_not_named_is_refused_word_for_word(
+    qontak_sandbox: Any, arguments: dict[str, Any], said: str
+) -> None:
+    assert refusal(to_number="081234567890", to_name="Budi", body=["a", "b"], **arguments) == said
+    assert qontak_sandbox.sends() == []
+
+
+def test_no_channel_anywhere_is_refused_word_for_word(
+    qontak_sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_QONTAK_DEFAULT", qontak_sandbox.conn_json(channel_integration_id=None))
+    assert refusal(**FRIENDLY, body=["a", "b"]) == (
+        "channel_integration_id: expected the id of a WhatsApp channel integration, from the argument or the "
+        "connection's 'channel_integration_id' extra. Neither is set; list the ids with "
+        "QontakListChannelsOperator."
+    )
+
+
+def test_a_connection_channel_that_is_not_text_is_refused_naming_it(
+    qontak_sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_QONTAK_DEFAULT", qontak_sandbox.conn_json(channel_integration_id=["a", "b"])
+    )
+    said = refusal(**FRIENDLY, body=["a", "b"])
+    assert said.startswith("channel_integration_id: expected "), said

@@ -134,7 +134,8 @@ def _optional_str(field: str, value: object, what: str) -> str | None:
 
 def _required_str(field: str, value: object, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        given = value if value is None or isinstance(value, (str, int, float)) else f"<{type(value).__name__}>"
+        shown_as_is = value is None or isinstance(value, (str, int, float))
+        given = value if shown_as_is else f"<{type(value).__name__}>"
         raise QontakPayloadError(field, what, given)
     return value.strip()
 

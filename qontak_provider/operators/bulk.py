@@ -7,7 +7,7 @@ import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
@@ -229,7 +229,7 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
             return path, None, f"file:{path!s}"
         if isinstance(recipients, Mapping):
             raise ValueError("recipients must be a list of dicts or a file path, not a single dict")
-        rows = list(recipients) if not isinstance(recipients, list) else recipients
+        rows = list(recipients)  # a copy: the caller's list is not held while the rows are sent
         digest = hashlib.sha256()
         for row in rows:
             digest.update(json.dumps(row, sort_keys=True, default=str).encode())
@@ -258,7 +258,7 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
                 "(delete them once the run is done).",
                 store.key(self.journal_key),
             )
-        return cast("JournalStore", store)
+        return store  # task_state_store or a VariableStateStore: both have the JournalStore methods
 
     def _reconciler(self) -> Callable[[PreparedRow, float | None], tuple[str | None, str | None]]:
         """Find, in Qontak's broadcast list, the broadcast an earlier try made for a row (or ``None``)."""
@@ -317,7 +317,7 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
             source, total, source_id = self._source()
         ti = context.get("ti")
         try_number = int(getattr(ti, "try_number", 1) or 1)
-        writer = ResultWriter(as_path(self.results_path), file_format=None) if self.results_path else None
+        writer = ResultWriter(as_path(self.results_path)) if self.results_path else None
         self.log.info(
             "Bulk send of template %r (%s) to %s rows at %s/min, %d in flight at most (try %d)",
             template.name,
@@ -333,7 +333,6 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
             fingerprint=self._fingerprint(template, channel, source_id),
             total=total,
             writer=writer,
-            template=template,
             try_number=try_number,
         )
         try:
@@ -431,7 +430,6 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
         fingerprint: str,
         total: int | None,
         writer: Any,
-        template: Template,
         try_number: int,
     ) -> BulkSender:
         from qontak_provider.bulk.engine import BulkSender, RowResult

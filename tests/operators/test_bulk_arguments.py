@@ -158,3 +158,127 @@ def test_templates_of_one_name_in_two_languages_are_told_apart(qontak_sandbox: A
         for t in (ORDER_SHIPPED, PROMO_IMAGE)
     ]
     assert [t.id for t in by_id] == [ORDER_SHIPPED, PROMO_IMAGE]  # cached apart
+
+
+def test_the_documented_defaults(qontak_sandbox: Any) -> None:
+    task = QontakBulkSendOperator(task_id="bulk", recipients=[], template_name="x")
+    assert (task.max_concurrency, task.max_xcom_ids, task.progress_interval, task.checkpoint_interval) == (
+        8,
+        1000,
+        10.0,
+        5.0,
+    )
+    assert task.journal_key == "qontak_bulk" and task.max_invalid_ratio == 0.05
+    assert task.hook.rate_per_minute == 60  # the connection's, 60 unless set
+
+
+def test_the_run_is_announced_with_its_template_size_rate_and_try(
+    qontak_sandbox: Any, store: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = [{"phone": "081234567890", "name": "B"}, {"phone": "081298765432", "name": "C"}]
+    ti = type("TI", (), {"try_number": 3})()
+    result = bulk(data, body=["A-1", "2"], buttons=["x"], max_concurrency=2).execute(
+        {"task_state_store": store, "ti": ti}
+    )
+    logged = capsys.readouterr().out
+    assert (
+        "Bulk send of template 'order_shipped' (id) to 2 rows at 6000/min, 2 in flight at most (try 3)"
+        in logged
+    )
+    assert "| 2 of 2 rows (100.0%), 0 remaining |" in logged  # the progress line knows the total
+    assert result["try"] == 3 and result["template_id"] == ORDER_SHIPPED and result["results_path"] is None
+
+
+def test_a_file_of_rows_is_a_stream_and_file_format_wins_over_its_extension(
+    qontak_sandbox: Any, store: Any, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "customers.txt"
+    source.write_text("phone,name\n081234567890,Budi\n")
+    results = tmp_path / "results.csv"
+    result = bulk(
+        str(source),
+        file_format="csv",
+        body=["A-1", "2"],
+        buttons=["x"],
+        results_path=str(results),
+        rate_per_minute=0,
+    ).execute({"task_state_store": store})
+    assert result["sent"] == 1 and result["results_path"] == str(results) and results.exists()
+    logged = capsys.readouterr().out
+    assert "Bulk send of template 'order_shipped' (id) to a stream of rows at unlimited/min" in logged
+
+
+def test_a_storage_path_object_is_read_as_a_file(qontak_sandbox: Any, store: Any, tmp_path: Any) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    (tmp_path / "customers.csv").write_text("phone,name\n081234567890,Budi\n")
+    source = ObjectStoragePath(f"file://{tmp_path}/customers.csv")
+    assert bulk(source, body=["A-1", "2"], buttons=["x"]).execute({"task_state_store": store})["sent"] == 1
+
+
+def test_rows_holding_dates_and_tuples_are_sent(qontak_sandbox: Any, store: Any) -> None:
+    """Rows from a database query hold dates; a tuple of rows is a list too."""
+    import datetime
+
+    data = ({"phone": "081234567890", "name": "Budi", "due": datetime.date(2026, 12, 31)},)
+    result = bulk(data, body=["{{ row.due }}", "2"], buttons=["x"]).execute({"task_state_store": store})
+    assert result["sent"] == 1
+    assert wire(qontak_sandbox)[0]["parameters"]["body"][0]["value_text"] == "2026-12-31"
+
+
+def test_a_name_in_two_languages_is_picked_by_language_and_a_mismatch_is_warned(
+    qontak_sandbox: Any, store: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = [{"phone": "081234567890", "name": "B"}]
+    bulk(
+        data, template_id=None, template_name="order_update", language="en_US", body=["A-1", "sent"]
+    ).execute({"task_state_store": store})
+    assert wire(qontak_sandbox)[0]["message_template_id"] == "83c168c4-7f00-5487-abee-bd5856d6d88a"
+    bulk(data, language="en", body=["A-1", "2"], buttons=["x"], journal_key="second").execute(
+        {"task_state_store": store}
+    )
+    logged = capsys.readouterr().out
+    assert (
+        "language.code 'en' differs from the language of template 'order_shipped' ('id'); it is sent as given"
+        in logged
+    )
+    assert "Leave the language out to use the template's own. (sent with every row)" in logged
+
+
+def test_progress_is_logged_at_progress_interval(
+    qontak_sandbox: Any, store: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = [{"phone": f"0812000000{i:02d}", "name": "B"} for i in range(4)]
+    bulk(data, body=["A-1", "2"], buttons=["x"], progress_interval=0.0).execute({"task_state_store": store})
+    assert capsys.readouterr().out.count("Bulk send progress: ") >= 4  # a line per row, and the last
+
+
+def test_max_xcom_ids_caps_the_ids_returned(qontak_sandbox: Any, store: Any) -> None:
+    data = [{"phone": f"0812000000{i:02d}", "name": "B"} for i in range(3)]
+    result = bulk(data, body=["A-1", "2"], buttons=["x"], max_xcom_ids=1).execute({"task_state_store": store})
+    assert len(result["broadcast_ids"]) == 1 and result["broadcast_ids_truncated"] is True
+
+
+def test_resend_in_doubt_is_a_flag(qontak_sandbox: Any, store: Any) -> None:
+    with pytest.raises(
+        AirflowFailException, match=r"^resend_in_doubt: expected true or false, got 'maybe'\.$"
+    ):
+        bulk([], body=["A-1", "2"], resend_in_doubt="maybe").execute({"task_state_store": store})
+
+
+def test_each_row_result_reaches_on_row_result_and_failures_are_logged(
+    qontak_sandbox: Any, store: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: list[Any] = []
+
+    class Counting(QontakBulkSendOperator):
+        def on_row_result(self, result: Any) -> None:
+            seen.append((result.key, result.outcome))
+
+    data = [{"phone": "12", "name": "A"}, {"phone": "081234567890", "name": "B"}]
+    Counting(
+        task_id="bulk", recipients=data, template_id=ORDER_SHIPPED, body=["A-1", "2"], buttons=["x"],
+        max_invalid_ratio=None, rate_per_minute=6000,
+    ).execute({"task_state_store": store})  # fmt: skip
+    assert sorted(seen) == [("0", "invalid"), ("1", "sent")]
+    assert "Row 0 (**): invalid: to_number: expected a valid phone number" in capsys.readouterr().out

@@ -229,3 +229,30 @@ def test_an_empty_or_unknown_contact_list_fails_without_retry(
     with pytest.raises(AirflowFailException, match=said):
         op.execute({"task_state_store": store})
     assert qontak_sandbox.sends() == []
+
+
+def test_a_header_file_url_of_a_filesystem_is_opened_through_it(
+    qontak_sandbox: Any, store: Any, invoices: dict[str, Path]
+) -> None:
+    data = [{"id": "C1", "phone": "081200000001", "name": "Budi", "invoice": f"file://{invoices['INV-1']}"}]
+    result = bulk(data).execute({"task_state_store": store})
+    assert result["sent"] == 1 and qontak_sandbox.uploads()[0]["data"] == pdf("INV-1")
+
+
+def test_contact_list_rows_are_keyed_by_contact_id(qontak_sandbox: Any, store: Any, tmp_path: Path) -> None:
+    results = tmp_path / "results.jsonl"
+    QontakBulkSendOperator(
+        task_id="bulk",
+        contact_list_id=CONTACT_LIST,
+        template_name="payment_reminder",
+        body={"1": "{{ row.customer_name }}", "2": "{{ row.amount }}", "3": "31 Desember"},
+        results_path=str(results),
+        rate_per_minute=6000,
+    ).execute({"task_state_store": store})
+    import json
+
+    keys = [json.loads(line)["key"] for line in results.read_text().splitlines()]
+    from qontak_provider.sandbox.media import directory
+
+    (listed,) = [c for c in directory()["contact_lists"] if c["id"] == CONTACT_LIST]
+    assert keys == [c["id"] for c in listed["contacts"]] and all(keys)

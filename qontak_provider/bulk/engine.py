@@ -24,6 +24,7 @@ How a row travels:
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -481,13 +482,16 @@ class BulkSender:
                 else:
                     self._report.broadcast_ids_truncated = True
             if result.outcome == "in_doubt" and len(self._report.in_doubt) < MAX_IN_DOUBT_LISTED:
-                self._report.in_doubt.append(
+                # Kept in input order: rows finish in any order when several are in flight.
+                bisect.insort(
+                    self._report.in_doubt,
                     {
                         "row": result.row,
                         "key": result.key,
                         "to_number": result.to_number,
                         "reason": result.error,
-                    }
+                    },
+                    key=lambda row: int(row["row"]),
                 )
             if self.on_result is not None:
                 try:

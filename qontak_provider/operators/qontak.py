@@ -311,10 +311,10 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
 
         :raises AirflowFailException: the input cannot make a valid send (no retry: it would fail again).
         """
-        request, template, _ = self._prepare()
+        request, template, _ = self._prepare(check_file=True)
         return request, template
 
-    def _prepare(self, *, check_file: bool = True) -> tuple[DirectSendRequest, Template, MediaFile | None]:
+    def _prepare(self, *, check_file: bool) -> tuple[DirectSendRequest, Template, MediaFile | None]:
         from qontak_provider.operators._send import failing_without_retry, prepare_direct_send
 
         with failing_without_retry("Qontak direct send"):
@@ -339,7 +339,7 @@ class QontakSendDirectOperator(PrivateTemplateFields, _QontakBaseOperator):
             )
         return request, template, media
 
-    def _header_media(self, *, check: bool = True) -> MediaFile | None:
+    def _header_media(self, *, check: bool) -> MediaFile | None:
         """
         ``header_file`` opened and checked against its template (nothing uploaded), or ``None``.
 

@@ -50,12 +50,12 @@ def test_header_url_and_filename_reach_the_header(qontak_sandbox: Any, mode: str
         to_numbers=NUMBER,
         template_id=PROMO_IMAGE,
         header_url="https://cdn.example.com/promo.png",
-        header_filename="promo.png",
+        header_filename="Promo Desember.png",  # not the URL's own name
     )
     _send(notifier, mode)
     (send,) = qontak_sandbox.sends()
     params = {p["key"]: p["value"] for p in send["body"]["parameters"]["header"]["params"]}
-    assert params == {"url": "https://cdn.example.com/promo.png", "filename": "promo.png"}
+    assert params == {"url": "https://cdn.example.com/promo.png", "filename": "Promo Desember.png"}
 
 
 @MODES

@@ -282,3 +282,43 @@ def test_each_row_result_reaches_on_row_result_and_failures_are_logged(
     ).execute({"task_state_store": store})  # fmt: skip
     assert sorted(seen) == [("0", "invalid"), ("1", "sent")]
     assert "Row 0 (**): invalid: to_number: expected a valid phone number" in capsys.readouterr().out
+
+
+def test_an_unknown_contact_list_fails_without_retry_naming_the_input(
+    qontak_sandbox: Any, store: Any
+) -> None:
+    task = QontakBulkSendOperator(
+        task_id="bulk", contact_list_id="00000000-0000-4000-8000-000000000000", template_id=ORDER_SHIPPED
+    )
+    with pytest.raises(AirflowFailException, match=r"^Qontak bulk send input: not found, nothing was sent: "):
+        task.execute({"task_state_store": store})
+
+
+def test_without_a_task_instance_the_run_is_try_1(
+    qontak_sandbox: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = bulk([{"phone": "081234567890", "name": "B"}], body=["A-1", "2"], buttons=["x"]).execute({})
+    assert result["try"] == 1 and "in flight at most (try 1)" in capsys.readouterr().out
+
+
+def test_rows_that_failed_or_are_in_doubt_are_logged(
+    qontak_sandbox: Any, store: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from qontak_provider.client.errors import QontakRateLimitError, QontakSendInDoubtError
+
+    data = [{"phone": "081234567890", "name": "B"}, {"phone": "081298765432", "name": "C"}]
+    task = bulk(data, body=["A-1", "2"], buttons=["x"], fail_on_in_doubt=False, max_concurrency=1)
+    answers: list[BaseException] = [QontakSendInDoubtError("read timeout"), QontakRateLimitError("slow down")]
+
+    def send(request: Any, **kwargs: Any) -> Any:
+        answer = answers.pop(0)
+        if isinstance(answer, QontakSendInDoubtError):
+            kwargs["before_write"]()  # the request was on its way: in doubt (before it, provably not sent)
+        raise answer
+
+    task.hook.client.send_direct = send  # type: ignore[method-assign]
+    with pytest.raises(AirflowException):
+        task.execute({"task_state_store": store})
+    logged = capsys.readouterr().out
+    assert "Row 0 (62812*****890): in_doubt: QontakSendInDoubtError: read timeout" in logged
+    assert "Row 1 (62812*****432): failed: QontakRateLimitError: slow down" in logged

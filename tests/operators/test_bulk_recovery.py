@@ -165,3 +165,33 @@ def test_two_broadcasts_matching_the_row_are_not_chosen_between(
     assert any(
         f"several broadcasts match it ({', '.join(order)})" in logged for order in (twins, twins[::-1])
     )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"channel_integration_id": "another-channel"},
+        {"recipients": "other rows"},
+    ],
+    ids=["another channel", "other rows of the same length"],
+)
+def test_a_retry_with_other_input_is_refused_not_matched_to_the_journal(
+    qontak_sandbox: Any, store: Any, change: dict[str, Any]
+) -> None:
+    data = rows(5)
+    first_try_dies(store, data)
+    other = [dict(row, name=f"Other {i}") for i, row in enumerate(data)] if "recipients" in change else data
+    arguments = {k: v for k, v in change.items() if k != "recipients"}
+    with pytest.raises(ValueError, match=r"belongs to another input or template .*refusing to guess"):
+        bulk(other, **arguments).execute({"task_state_store": store})
+    assert len(qontak_sandbox.sends()) == DIES_AT + 1
+
+
+def test_a_retry_with_the_same_rows_in_another_key_order_resumes(qontak_sandbox: Any, store: Any) -> None:
+    """An XCom or a JSON file may give the same rows with their keys in another order."""
+    data = rows(5)
+    first_try_dies(store, data)
+    reordered = [dict(reversed(list(row.items()))) for row in data]
+    result = bulk(reordered).execute({"task_state_store": store})
+    assert qontak_sandbox.counts() == {f"62812{i:08d}": 1 for i in range(5)}
+    assert result["in_doubt"] == 0

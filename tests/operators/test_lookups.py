@@ -93,3 +93,11 @@ def test_a_flag_that_is_not_a_boolean_is_refused_by_name():
         QontakSendDirectOperator(task_id="s", to_number="0812", template_id="t", dry_run="perhaps").execute(
             {}
         )
+
+
+def test_the_lookup_operators_use_the_connection_given(qontak_sandbox, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_QONTAK_OTHER", qontak_sandbox.conn_json())
+    channels = QontakListChannelsOperator(task_id="c", qontak_conn_id="qontak_other")
+    templates = QontakListTemplatesOperator(task_id="t", qontak_conn_id="qontak_other")
+    assert channels.hook.qontak_conn_id == templates.hook.qontak_conn_id == "qontak_other"
+    assert channels.execute({}) and templates.execute({})

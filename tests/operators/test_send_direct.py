@@ -365,6 +365,10 @@ def test_a_payload_is_stored_with_its_number_masked_and_its_values_hidden_with_m
     assert operator.payload["to_number"] == "62812*****890"
     assert operator.payload["parameters"]["body"][0] == {"key": "1", "value_text": "***", "value": "***"}
     assert operator.payload["message_template_id"] == SEED_PAYLOADS["otp"]["message_template_id"]
+    from airflow.sdk._shared.secrets_masker import redact
+
+    code = SEED_PAYLOADS["otp"]["parameters"]["body"][0]["value_text"]
+    assert redact(f"the code is {code}") == "the code is ***"  # registered with Airflow's secrets masker
     operator.execute({})
     (sent,) = qontak_sandbox.sends()
     assert sent["to_number"] == "6281234567890"

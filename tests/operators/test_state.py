@@ -23,8 +23,10 @@ class FakeVariables:
         self.values: dict[str, str] = {}
         self.descriptions: dict[str, str | None] = {}
 
-    def get(self, key: str, default: Any = None, deserialize_json: bool = False) -> Any:
+    def get(self, key: str, default: Any = KeyError, deserialize_json: bool = False) -> Any:
         if key not in self.values:
+            if default is KeyError:  # like Variable.get without a default
+                raise KeyError(f"Variable {key} does not exist")
             return default
         return json.loads(self.values[key]) if deserialize_json else self.values[key]
 
@@ -84,7 +86,11 @@ def test_each_mapped_instance_has_its_own_variables() -> None:
     assert mapped.description.startswith(
         "Send record of DAG 'billing', run 'manual__2026-05-01', task 'send'[3] ("
     )
-    assert task_state({"ti": ti(map_index=0)}).prefix != task_state({"ti": ti()}).prefix
+    first = task_state({"ti": ti(map_index=0)})
+    assert first.prefix != task_state({"ti": ti()}).prefix
+    assert first.description.startswith(
+        "Send record of DAG 'billing', run 'manual__2026-05-01', task 'send'[0] ("
+    )
     # a map index Airflow did not give as an int (a mock, a lazy value) counts as not mapped
     assert task_state({"ti": ti(map_index="3")}).prefix == task_state({"ti": ti()}).prefix
     assert task_state(

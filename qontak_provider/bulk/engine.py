@@ -59,6 +59,7 @@ __all__ = [
     "OUTCOMES",
     "BulkReport",
     "BulkSender",
+    "JournalMismatch",
     "JournalStore",
     "MemoryStore",
     "RowResult",
@@ -210,6 +211,10 @@ def classify_send_error(err: BaseException, *, handed_over: bool) -> tuple[str, 
     if fate is Fate.NOT_SENT:
         return RESEND, "failed", abort
     return IN_DOUBT, "in_doubt", abort
+
+
+class JournalMismatch(ValueError):
+    """The stored journal belongs to another input or template: which rows were sent cannot be known."""
 
 
 class HandOverError(Exception):
@@ -453,7 +458,7 @@ class BulkSender:
             return None
         prior = decode_journal(stored)
         if self.fingerprint and prior.fingerprint and prior.fingerprint != self.fingerprint:
-            raise ValueError(
+            raise JournalMismatch(
                 f"the progress journal {self.journal_key!r} belongs to another input or template "
                 f"(fingerprint {prior.fingerprint} != {self.fingerprint}); refusing to guess which rows were "
                 "sent. Restore the original input, or use another journal_key to start over."

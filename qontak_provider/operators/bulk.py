@@ -335,8 +335,13 @@ class QontakBulkSendOperator(PrivateTemplateFields, BaseOperator):
             writer=writer,
             try_number=try_number,
         )
+        from qontak_provider._compat import AirflowFailException
+        from qontak_provider.bulk.engine import JournalMismatch
+
         try:
             report = sender.run(iter_rows(source, file_format=self.file_format))
+        except JournalMismatch as err:  # the same input is needed, not another try
+            raise AirflowFailException(f"Qontak bulk send, nothing was sent: {err}") from err
         finally:
             if writer is not None:
                 writer.close()

@@ -182,7 +182,10 @@ def test_a_retry_with_other_input_is_refused_not_matched_to_the_journal(
     first_try_dies(store, data)
     other = [dict(row, name=f"Other {i}") for i, row in enumerate(data)] if "recipients" in change else data
     arguments = {k: v for k, v in change.items() if k != "recipients"}
-    with pytest.raises(ValueError, match=r"belongs to another input or template .*refusing to guess"):
+    refused = (
+        r"^Qontak bulk send, nothing was sent: the progress journal 'qontak_bulk' belongs to another input"
+    )
+    with pytest.raises(AirflowFailException, match=refused + r" or template .*refusing to guess"):
         bulk(other, **arguments).execute({"task_state_store": store})
     assert len(qontak_sandbox.sends()) == DIES_AT + 1
 

@@ -115,21 +115,27 @@ def test_the_module_says_what_it_exports() -> None:
     assert set(_state.__all__) == {"VARIABLE_PREFIX", "VariableStateStore", "task_state"}
 
 
-@pytest.mark.qontak_sandbox(rate_limit=0, clock="instant")
-def test_the_operators_say_which_variables_hold_their_records(
-    qontak_sandbox: Any, variables: FakeVariables, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from qontak_provider.operators.bulk import QontakBulkSendOperator
+def reminder() -> Any:
+    """One direct send of the seed's payment reminder."""
     from qontak_provider.operators.qontak import QontakSendDirectOperator
 
-    context: dict[str, Any] = {"ti": ti()}
-    QontakSendDirectOperator(
+    return QontakSendDirectOperator(
         task_id="send",
         to_number="0812 3456 7890",
         to_name="Budi",
         template_name="payment_reminder",
         body=["A", "Rp 1", "1 Mei"],
-    ).execute(context)
+    )
+
+
+@pytest.mark.qontak_sandbox(rate_limit=0, clock="instant")
+def test_the_operators_say_which_variables_hold_their_records(
+    qontak_sandbox: Any, variables: FakeVariables, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from qontak_provider.operators.bulk import QontakBulkSendOperator
+
+    context: dict[str, Any] = {"ti": ti()}
+    reminder().execute(context)
     prefix = "qontak_state.aaa1ca2e62c5acc88f608144"
     assert variables.get(f"{prefix}.qontak_send", deserialize_json=True)["state"] == "sent"
     bulk = QontakBulkSendOperator(
@@ -156,15 +162,7 @@ def test_the_operators_say_which_variables_hold_their_records(
 def test_a_direct_send_without_a_task_instance_says_it_is_not_protected(
     qontak_sandbox: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from qontak_provider.operators.qontak import QontakSendDirectOperator
-
-    QontakSendDirectOperator(
-        task_id="send",
-        to_number="0812 3456 7890",
-        to_name="Budi",
-        template_name="payment_reminder",
-        body=["A", "Rp 1", "1 Mei"],
-    ).execute({})
+    reminder().execute({})
     assert (
         "No task instance (execute() called directly): this send is NOT protected against being repeated by "
         "a retry." in capsys.readouterr().out
